@@ -1,0 +1,40 @@
+// Error values shared by every channel kind. A failed send always hands the value back.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+
+namespace sluice {
+
+// Construction errors.
+enum class ChannelError : uint8_t {
+  ZeroCapacity,      // capacity 0: a channel that can never carry anything
+  CapacityTooLarge,  // more than 2^31 slots
+};
+
+enum class SendErrc : uint8_t {
+  Full,    // try_send only: no free slot right now
+  Closed,  // the receiver is gone; nothing will ever be delivered
+};
+
+// The value that could not be sent, returned to the caller with the reason.
+template <class T>
+struct SendError {
+  SendErrc code;
+  T value;
+};
+
+enum class RecvError : uint8_t {
+  Empty,   // try_recv only: nothing queued, senders still alive
+  Closed,  // every sender is gone and everything queued was received
+};
+
+inline const char* to_string(ChannelError e) noexcept {
+  return e == ChannelError::ZeroCapacity ? "zero capacity" : "capacity too large";
+}
+inline const char* to_string(SendErrc e) noexcept { return e == SendErrc::Full ? "full" : "closed"; }
+inline const char* to_string(RecvError e) noexcept {
+  return e == RecvError::Empty ? "empty" : "closed";
+}
+
+}  // namespace sluice

@@ -1,0 +1,303 @@
+// local::channel<T>: bounded channel between tasks of one runtime. No atomics, no locks.
+//
+// Senders are cloneable, there is one receiver. The capacity is the backpressure: send()
+// suspends while the ring is full, recv() while it is empty. Blocked senders are admitted in
+// FIFO order: when the receiver frees a slot it moves the oldest blocked sender's value into
+// the ring itself, so a later try_send can never overtake a sender that was already waiting.
+//
+// Close: when every Sender is gone the receiver drains what is queued, then sees Closed. When
+// the Receiver is gone, queued values are destroyed and every send (blocked or new) returns
+// Closed with its value handed back. Endpoints are move-only values that can themselves be
+// sent through channels.
+#pragma once
+
+#include <bit>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <utility>
+
+#include "../runtime/detail/wait_list.hpp"
+#include "../runtime/result.hpp"
+#include "../runtime/runtime.hpp"
+#include "error.hpp"
+
+namespace sluice::local {
+
+template <class T>
+class Sender;
+template <class T>
+class Receiver;
+
+namespace detail {
+
+template <class T>
+struct State;
+
+template <class T>
+struct SendWaiter : sluice::detail::WaitNode<SendWaiter<T>> {
+  enum class St : uint8_t { Pending, Sent, Closed };
+  sluice::detail::TaskHeader* task = nullptr;
+  St status = St::Pending;
+  T* value = nullptr;
+};
+
+struct RecvWaiter : sluice::detail::WaitNode<RecvWaiter> {
+  sluice::detail::TaskHeader* task = nullptr;
+};
+
+template <class T>
+struct State {
+  // Hot fields first: try_send touches tail/head/cap/rx_alive/recv_waiters, try_recv
+  // touches head/tail/senders/send_waiters; all fit in the first cache line.
+  uint64_t head = 0;  // next slot to read
+  uint64_t tail = 0;  // next slot to write
+  uint64_t mask = 0;
+  uint64_t cap = 0;
+  T* buf = nullptr;
+  uint32_t senders = 1;
+  uint32_t refs = 2;  // one for all senders together, one for the receiver
+  bool rx_alive = true;
+  sluice::detail::WaitList<RecvWaiter> recv_waiters;
+  sluice::detail::WaitList<SendWaiter<T>> send_waiters;
+
+  bool full() const noexcept { return tail - head >= cap; }
+  bool empty() const noexcept { return head == tail; }
+
+  void push(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(v));
+    ++tail;
+    if (!recv_waiters.empty()) [[unlikely]] wake_receiver();
+  }
+  void wake_receiver() noexcept {
+    RecvWaiter* w = recv_waiters.pop_front();
+    w->task->rt->schedule(w->task);
+  }
+  T pop() noexcept(std::is_nothrow_move_constructible_v<T>) {
+    T* p = buf + (head & mask);
+    T v(std::move(*p));
+    p->~T();
+    ++head;
+    if (!send_waiters.empty()) [[unlikely]] admit_sender();
+    return v;
+  }
+  void admit_sender() noexcept(std::is_nothrow_move_constructible_v<T>) {
+    SendWaiter<T>* w = send_waiters.pop_front();
+    ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(*w->value));
+    ++tail;
+    w->status = SendWaiter<T>::St::Sent;
+    w->task->rt->schedule(w->task);
+  }
+
+  static State* create(uint64_t cap) {
+    std::size_t bytes = sizeof(State) + cap * sizeof(T) + alignof(T);
+    // alignas(64) arena start: the state's hot line never straddles two cache lines.
+    void* mem = ::operator new(bytes, std::align_val_t{64});
+    auto* s = ::new (mem) State;
+    auto addr = reinterpret_cast<uintptr_t>(static_cast<char*>(mem) + sizeof(State));
+    addr = (addr + alignof(T) - 1) & ~(uintptr_t{alignof(T)} - 1);
+    s->buf = reinterpret_cast<T*>(addr);
+    s->cap = cap;
+    s->mask = cap - 1;
+    return s;
+  }
+  void unref() noexcept {
+    if (--refs != 0) return;
+    while (!empty()) {
+      buf[head & mask].~T();
+      ++head;
+    }
+    this->~State();
+    ::operator delete(static_cast<void*>(this), std::align_val_t{64});
+  }
+};
+
+}  // namespace detail
+
+template <class T>
+class Sender {
+  using State = detail::State<T>;
+
+ public:
+  Sender() noexcept = default;
+  explicit Sender(State* s) noexcept : s_(s) {}
+  Sender(const Sender& o) noexcept : s_(o.s_) {
+    if (s_) ++s_->senders;
+  }
+  Sender(Sender&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Sender& operator=(Sender o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~Sender() { reset(); }
+
+  // Non-blocking. On Full or Closed the value comes back inside the error.
+  Result<void, SendError<T>> try_send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    State* s = s_;
+    if (!s->rx_alive) [[unlikely]]
+      return err(SendError<T>{SendErrc::Closed, std::move(v)});
+    if (s->full()) return err(SendError<T>{SendErrc::Full, std::move(v)});
+    s->push(std::move(v));
+    return {};
+  }
+
+  class SendAwaiter {
+   public:
+    SendAwaiter(State* s, T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : s_(s), value_(std::move(v)) {}
+    SendAwaiter(SendAwaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : s_(o.s_), value_(std::move(o.value_)) {}
+    ~SendAwaiter() {
+      if (w_.wl_linked) s_->send_waiters.remove(&w_);
+    }
+    bool await_ready() noexcept {
+      if (!s_->rx_alive) {
+        w_.status = Waiter::St::Closed;
+        return true;
+      }
+      // Only when no one is queued ahead of us: blocked senders keep their FIFO turn.
+      if (!s_->full() && s_->send_waiters.empty()) {
+        s_->push(std::move(value_));
+        w_.status = Waiter::St::Sent;
+        return true;
+      }
+      return false;
+    }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      w_.task = sluice::detail::tl_ctx.current;
+      w_.task->leaf = h;
+      w_.value = &value_;
+      s_->send_waiters.push_back(&w_);
+    }
+    Result<void, SendError<T>> await_resume() noexcept(std::is_nothrow_move_constructible_v<T>) {
+      if (w_.status == Waiter::St::Sent) return {};
+      return err(SendError<T>{SendErrc::Closed, std::move(value_)});
+    }
+
+   private:
+    using Waiter = detail::SendWaiter<T>;
+    State* s_;
+    T value_;
+    Waiter w_{};
+  };
+
+  // Suspends while the channel is full. Returns Closed with the value if the receiver is gone.
+  SendAwaiter send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    return SendAwaiter(s_, std::move(v));
+  }
+
+  bool is_closed() const noexcept { return !s_->rx_alive; }
+  std::size_t capacity() const noexcept { return static_cast<std::size_t>(s_->cap); }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(s_->tail - s_->head); }
+  explicit operator bool() const noexcept { return s_ != nullptr; }
+
+ private:
+  void reset() noexcept {
+    State* s = std::exchange(s_, nullptr);
+    if (s == nullptr) return;
+    if (--s->senders == 0) {
+      // Last sender: wake every receiver so it can drain and then see Closed.
+      while (detail::RecvWaiter* w = s->recv_waiters.pop_front()) w->task->rt->schedule(w->task);
+      s->unref();
+    }
+  }
+  State* s_ = nullptr;
+};
+
+template <class T>
+class Receiver {
+  using State = detail::State<T>;
+
+ public:
+  Receiver() noexcept = default;
+  explicit Receiver(State* s) noexcept : s_(s) {}
+  Receiver(Receiver&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Receiver& operator=(Receiver&& o) noexcept {
+    if (this != &o) {
+      reset();
+      s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+  }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+  ~Receiver() { reset(); }
+
+  // Non-blocking: Empty while senders live, Closed once they are all gone and it is drained.
+  Result<T, RecvError> try_recv() noexcept(std::is_nothrow_move_constructible_v<T>) {
+    State* s = s_;
+    if (s->empty()) {
+      return err(s->senders == 0 ? RecvError::Closed : RecvError::Empty);
+    }
+    return s->pop();
+  }
+
+  class RecvAwaiter {
+   public:
+    explicit RecvAwaiter(Receiver* r) noexcept : r_(r) {}
+    RecvAwaiter(RecvAwaiter&& o) noexcept : r_(o.r_) {}
+    ~RecvAwaiter() {
+      if (w_.wl_linked) r_->s_->recv_waiters.remove(&w_);
+    }
+    bool await_ready() const noexcept { return !r_->s_->empty() || r_->s_->senders == 0; }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      w_.task = sluice::detail::tl_ctx.current;
+      w_.task->leaf = h;
+      r_->s_->recv_waiters.push_back(&w_);
+    }
+    // Woken only when a value was queued or the last sender left; the value stays in the ring
+    // until this runs, so a receiver aborted after its wake loses nothing.
+    Result<T, RecvError> await_resume() noexcept(std::is_nothrow_move_constructible_v<T>) {
+      return r_->try_recv();
+    }
+
+   private:
+    Receiver* r_;
+    detail::RecvWaiter w_{};
+  };
+
+  // Suspends while empty. Returns Closed once every sender is gone and the ring is drained.
+  RecvAwaiter recv() noexcept { return RecvAwaiter(this); }
+
+  bool is_closed() const noexcept { return s_->senders == 0; }
+  std::size_t capacity() const noexcept { return static_cast<std::size_t>(s_->cap); }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(s_->tail - s_->head); }
+  explicit operator bool() const noexcept { return s_ != nullptr; }
+
+ private:
+  void reset() noexcept {
+    State* s = std::exchange(s_, nullptr);
+    if (s == nullptr) return;
+    s->rx_alive = false;
+    while (!s->empty()) {
+      s->buf[s->head & s->mask].~T();
+      ++s->head;
+    }
+    // Blocked senders get Closed and their value back.
+    while (auto* w = s->send_waiters.pop_front()) {
+      w->status = detail::SendWaiter<T>::St::Closed;
+      w->task->rt->schedule(w->task);
+    }
+    s->unref();
+  }
+  State* s_ = nullptr;
+};
+
+template <class T>
+struct Channel {
+  Sender<T> tx;
+  Receiver<T> rx;
+};
+
+// Capacity rounds up to a power of two. 0 (or more than 2^31) is an error, not a crash.
+template <class T>
+Result<Channel<T>, ChannelError> channel(std::size_t capacity) {
+  if (capacity == 0) return err(ChannelError::ZeroCapacity);
+  if (capacity > (std::size_t{1} << 31)) return err(ChannelError::CapacityTooLarge);
+  auto* s = detail::State<T>::create(std::bit_ceil(static_cast<uint64_t>(capacity)));
+  return Channel<T>{Sender<T>(s), Receiver<T>(s)};
+}
+
+}  // namespace sluice::local

@@ -1,0 +1,78 @@
+// CancellationToken: a cooperative "please stop" signal for tasks of one runtime, with child
+// tokens (cancelling a parent cancels its children, never the other way round).
+//
+// Why single-thread: tokens are checked on hot loops (is_cancelled() is one load of a plain
+// bool); cross-thread stop requests go through a channel or Notify to the owning runtime.
+#pragma once
+
+#include <coroutine>
+#include <memory>
+#include <vector>
+
+#include "detail/wait_list.hpp"
+#include "runtime.hpp"
+
+namespace sluice {
+
+class CancellationToken {
+  struct Waiter : detail::WaitNode<Waiter> {
+    detail::TaskHeader* task = nullptr;
+  };
+  struct State {
+    bool cancelled = false;
+    std::vector<std::weak_ptr<State>> children;
+    detail::WaitList<Waiter> waiters;
+  };
+
+ public:
+  CancellationToken() : s_(std::make_shared<State>()) {}
+
+  bool is_cancelled() const noexcept { return s_->cancelled; }
+
+  // A token cancelled when this one is (immediately, if this one already is).
+  CancellationToken child() {
+    CancellationToken c;
+    if (s_->cancelled) c.s_->cancelled = true;
+    else {
+      std::erase_if(s_->children, [](const std::weak_ptr<State>& w) { return w.expired(); });
+      s_->children.push_back(c.s_);
+    }
+    return c;
+  }
+
+  // Idempotent. Wakes every task awaiting cancelled() on this token and its descendants.
+  void cancel() noexcept { cancel_state(s_.get()); }
+
+  struct Awaiter : Waiter {
+    std::shared_ptr<State> s;
+    bool await_ready() const noexcept { return s->cancelled; }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      task = detail::tl_ctx.current;
+      task->leaf = h;
+      s->waiters.push_back(this);
+    }
+    void await_resume() const noexcept {}
+    ~Awaiter() {
+      if (s) s->waiters.remove(this);
+    }
+  };
+  // Completes once the token is cancelled.
+  Awaiter cancelled() const noexcept {
+    Awaiter a;
+    a.s = s_;
+    return a;
+  }
+
+ private:
+  static void cancel_state(State* s) noexcept {
+    if (s->cancelled) return;
+    s->cancelled = true;
+    while (Waiter* w = s->waiters.pop_front()) w->task->rt->schedule(w->task);
+    for (auto& c : s->children)
+      if (auto sp = c.lock()) cancel_state(sp.get());
+    s->children.clear();
+  }
+  std::shared_ptr<State> s_;
+};
+
+}  // namespace sluice

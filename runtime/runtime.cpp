@@ -1,0 +1,254 @@
+#include "runtime.hpp"
+
+#include <liburing.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "cancellation.hpp"
+
+namespace sluice {
+
+namespace {
+constexpr uint64_t kEventfdTag = 1;
+static_assert(sizeof(io_uring) <= 256, "ring_storage_ too small");
+io_uring* ring_of(unsigned char* storage) { return reinterpret_cast<io_uring*>(storage); }
+}  // namespace
+
+Runtime::Runtime(RuntimeConfig cfg)
+    : cfg_(cfg), slab_(cfg.slab), timers_(TimerWheel::to_tick(Clock::now())) {
+  if (cfg_.event_interval == 0) cfg_.event_interval = 1;
+  efd_ = ::eventfd(0, EFD_CLOEXEC);
+  ring_ok_ = efd_ >= 0 && io_uring_queue_init(8, ring_of(ring_storage_), 0) == 0;
+  shutdown_token_ = new CancellationToken();
+  prev_current_ = detail::tl_ctx.rt;
+  if (prev_current_ == nullptr) detail::tl_ctx.rt = this;
+}
+
+Runtime::~Runtime() {
+  Runtime* saved = detail::tl_ctx.rt;
+  detail::tl_ctx.rt = this;
+  // Destroy tasks still alive (detached or never joined). Their destructors unregister
+  // waiters; frames still queued are reclaimed by the drain below.
+  while (all_head_ != nullptr) {
+    detail::TaskHeader* t = all_head_;
+    unlink_root(t);
+    t->flags |= detail::kDone | detail::kAborted;
+    t->handle().destroy();
+  }
+  while (detail::TaskHeader* t = ready_head_) {
+    ready_head_ = t->next;
+    t->flags &= ~detail::kQueued;
+    if ((t->flags & detail::kDead) && !(t->flags & detail::kRemoteArmed)) release_frame(t);
+  }
+  ready_tail_ = nullptr;
+  delete shutdown_token_;
+  if (ring_ok_) io_uring_queue_exit(ring_of(ring_storage_));
+  if (efd_ >= 0) ::close(efd_);
+  detail::tl_ctx.rt = saved == this ? prev_current_ : saved;
+}
+
+CancellationToken& Runtime::shutdown_token() noexcept { return *shutdown_token_; }
+
+void Runtime::unlink_root(detail::TaskHeader* t) noexcept {
+  if (!(t->flags & detail::kSpawned)) return;
+  if (t->all_prev) t->all_prev->all_next = t->all_next;
+  else if (all_head_ == t) all_head_ = t->all_next;
+  if (t->all_next) t->all_next->all_prev = t->all_prev;
+  t->all_prev = t->all_next = nullptr;
+  t->flags &= ~detail::kSpawned;
+  --live_;
+}
+
+void Runtime::on_root_done(detail::TaskHeader* t) noexcept {
+  unlink_root(t);
+  if (t->joiner) {
+    schedule(t->joiner);
+    t->joiner = nullptr;
+  }
+  if (t->flags & detail::kDetached) t->handle().destroy();
+}
+
+void Runtime::run_task(detail::TaskHeader* t) noexcept {
+  detail::ThreadContext& c = detail::tl_ctx;
+  c.current = t;
+  ++counters_.polls;
+  detail::resume_trampolined(t->leaf);
+  c.current = nullptr;
+  if (t->flags & detail::kDone) on_root_done(t);
+}
+
+void Runtime::run_ready() noexcept {
+  // Run what is queued now; tasks woken meanwhile run next turn, after events are checked.
+  detail::TaskHeader* stop = ready_tail_;
+  while (detail::TaskHeader* t = ready_head_) {
+    ready_head_ = t->next;
+    if (ready_head_ == nullptr) ready_tail_ = nullptr;
+    t->flags &= ~detail::kQueued;
+    if (t->flags & detail::kDead) {
+      if (!(t->flags & detail::kRemoteArmed)) release_frame(t);
+    } else {
+      run_task(t);
+    }
+    if (t == stop || ++since_events_ >= cfg_.event_interval) break;
+  }
+}
+
+void Runtime::drain_inbox() noexcept {
+  while (detail::InboxNode* n = inbox_.pop()) {
+    auto* t = static_cast<detail::TaskHeader*>(n);
+    t->flags &= ~detail::kRemoteArmed;
+    ++counters_.remote_wakes;
+    if (t->flags & detail::kDead) {
+      if (!(t->flags & detail::kQueued)) release_frame(t);
+    } else {
+      schedule(t);
+    }
+  }
+}
+
+void Runtime::fire_timers() noexcept {
+  if (timers_.empty()) return;
+  // Floor of now: deadlines were rounded up, so nothing fires early.
+  auto ns = Clock::now().time_since_epoch().count();
+  counters_.timers_fired += timers_.advance(static_cast<uint64_t>(ns) >> TimerWheel::kTickShift);
+}
+
+void Runtime::turn() {
+  if (ready_head_ == nullptr || since_events_ >= cfg_.event_interval) {
+    since_events_ = 0;
+    if (inbox_.maybe_nonempty()) drain_inbox();
+    fire_timers();
+  }
+  if (ready_head_ != nullptr) {
+    run_ready();
+    return;
+  }
+  idle();
+}
+
+void Runtime::run_until(detail::TaskHeader* root) {
+  detail::ThreadContext& c = detail::tl_ctx;
+  Runtime* saved = c.rt;
+  detail::TaskHeader* saved_cur = c.current;
+  if (running_) std::abort();  // block_on inside block_on on the same runtime
+  running_ = true;
+  c.rt = this;
+  if (root != nullptr) {
+    while (!(root->flags & detail::kDone)) turn();
+  }
+  running_ = false;
+  c.rt = saved;
+  c.current = saved_cur;
+}
+
+ShutdownReport Runtime::shutdown(std::chrono::nanoseconds quiesce) {
+  shutdown_token_->cancel();
+  auto deadline = Clock::now() + quiesce;
+  detail::ThreadContext& c = detail::tl_ctx;
+  Runtime* saved = c.rt;
+  if (running_) std::abort();
+  running_ = true;
+  c.rt = this;
+  // A timer bounds the park so the quiesce deadline is honoured under the park policy.
+  struct Wake {
+    static void fire(TimerEntry*) noexcept {}
+  };
+  TimerEntry guard;
+  guard.deadline = TimerWheel::to_tick(deadline);
+  guard.fire = &Wake::fire;
+  timers_.insert(&guard);
+  while (live_ > 0 && Clock::now() < deadline) turn();
+  timers_.remove(&guard);
+  running_ = false;
+  c.rt = saved;
+  return ShutdownReport{live_};
+}
+
+void Runtime::idle() noexcept {
+  switch (cfg_.idle.kind) {
+    case IdlePolicy::Kind::busy_poll:
+      since_events_ = cfg_.event_interval;  // check the inbox and timers on the next turn
+      return;
+    case IdlePolicy::Kind::spin_then_park:
+      for (uint32_t i = 0; i < cfg_.idle.spins; ++i) {
+        if (inbox_.maybe_nonempty()) return;
+        if (!timers_.empty() && (i & 63) == 0 &&
+            timers_.next_expiration() <=
+                (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) >>
+                 TimerWheel::kTickShift))
+          return;
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      }
+      break;
+    case IdlePolicy::Kind::park:
+      break;
+  }
+  int64_t timeout_ns = -1;
+  if (!timers_.empty()) {
+    uint64_t next = timers_.next_expiration();
+    int64_t now_ns = Clock::now().time_since_epoch().count();
+    int64_t at_ns = static_cast<int64_t>(next << TimerWheel::kTickShift);
+    timeout_ns = at_ns > now_ns ? at_ns - now_ns : 0;
+    if (timeout_ns == 0) return;
+  }
+  park(timeout_ns);
+}
+
+void Runtime::park(int64_t timeout_ns) noexcept {
+  // seq_cst store then seq_cst load of the inbox head: the parker's half of the handshake.
+  parked_.store(true, std::memory_order_seq_cst);
+  if (inbox_.maybe_nonempty()) {
+    parked_.store(false, std::memory_order_relaxed);  // relaxed: only this thread acts on it
+    return;
+  }
+  ++counters_.parks;
+  if (ring_ok_) {
+    io_uring* ring = ring_of(ring_storage_);
+    if (!efd_armed_) {
+      io_uring_sqe* sqe = io_uring_get_sqe(ring);
+      io_uring_prep_read(sqe, efd_, &efd_buf_, sizeof(efd_buf_), 0);
+      io_uring_sqe_set_data64(sqe, kEventfdTag);
+      efd_armed_ = true;
+    }
+    __kernel_timespec ts{};
+    __kernel_timespec* tsp = nullptr;
+    if (timeout_ns >= 0) {
+      ts.tv_sec = timeout_ns / 1000000000;
+      ts.tv_nsec = timeout_ns % 1000000000;
+      tsp = &ts;
+    }
+    io_uring_cqe* cqe = nullptr;
+    (void)io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, nullptr);
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      if (io_uring_cqe_get_data64(cqe) == kEventfdTag) efd_armed_ = false;
+      ++seen;
+    }
+    io_uring_cq_advance(ring, seen);
+  } else {
+    pollfd p{efd_, POLLIN, 0};
+    int ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999999) / 1000000);
+    if (::poll(&p, 1, ms) > 0 && (p.revents & POLLIN)) {
+      uint64_t v;
+      (void)!::read(efd_, &v, sizeof(v));
+    }
+  }
+  parked_.store(false, std::memory_order_relaxed);  // relaxed: wakers only read it as a hint
+}
+
+void Runtime::unpark() noexcept {
+  // Only the waker that flips parked_ writes the eventfd; the others see false and skip.
+  if (parked_.exchange(false, std::memory_order_seq_cst)) {
+    uint64_t one = 1;
+    (void)!::write(efd_, &one, sizeof(one));
+  }
+}
+
+}  // namespace sluice

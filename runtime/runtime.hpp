@@ -1,0 +1,352 @@
+// Runtime: a single-thread executor of Tasks. Everything it owns (ready queue, timers, slab,
+// io_uring ring) is touched by its own thread only, so none of it needs atomics; the single
+// exception is the inbox through which other threads wake its tasks.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <cstdlib>
+#include <utility>
+
+#include "detail/inbox.hpp"
+#include "detail/task_header.hpp"
+#include "result.hpp"
+#include "slab.hpp"
+#include "task.hpp"
+#include "timer_wheel.hpp"
+
+namespace sluice {
+
+// What the runtime does when it has nothing to run.
+struct IdlePolicy {
+  enum class Kind : uint8_t { busy_poll, spin_then_park, park };
+  Kind kind = Kind::park;
+  uint32_t spins = 0;
+  static constexpr IdlePolicy busy_poll() noexcept { return {Kind::busy_poll, 0}; }
+  static constexpr IdlePolicy spin_then_park(uint32_t spins) noexcept {
+    return {Kind::spin_then_park, spins};
+  }
+  static constexpr IdlePolicy park() noexcept { return {Kind::park, 0}; }
+};
+
+struct RuntimeConfig {
+  IdlePolicy idle = IdlePolicy::park();
+  SlabConfig slab{};
+  // While tasks keep the ready queue busy, timers and the inbox are checked every this many
+  // polls (they are always checked when the queue runs dry), bounding timer lateness.
+  uint32_t event_interval = 64;
+};
+
+struct Counters {
+  uint64_t polls = 0;         // task resumptions
+  uint64_t local_wakes = 0;   // schedules from this thread
+  uint64_t remote_wakes = 0;  // wakes that arrived through the inbox
+  uint64_t parks = 0;         // times the thread blocked in the kernel
+  uint64_t slab_misses = 0;   // frames that fell back to the heap
+  uint64_t timers_fired = 0;
+};
+
+struct ShutdownReport {
+  std::size_t tasks_alive = 0;  // root tasks still unfinished when the quiesce time ran out
+  bool quiesced() const noexcept { return tasks_alive == 0; }
+};
+
+enum class JoinError : uint8_t { Aborted };
+
+class CancellationToken;
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeConfig cfg = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // The runtime running on this thread (inside block_on / shutdown), else the one most recently
+  // constructed on this thread and still alive, else nullptr.
+  static Runtime* current() noexcept { return detail::tl_ctx.rt; }
+
+  // Runs the loop until `t` finishes; returns its value or rethrows its exception.
+  template <class T>
+  T block_on(Task<T> t);
+
+  // Queues `t` to run on this runtime. Allocation-free: the frame already exists.
+  template <class T>
+  JoinHandle<T> spawn(Task<T> t) noexcept;
+
+  // Cancels shutdown_token(), then runs until every spawned task has finished or `quiesce`
+  // elapsed. Tasks still alive are reported (and destroyed when the Runtime is).
+  ShutdownReport shutdown(std::chrono::nanoseconds quiesce);
+  CancellationToken& shutdown_token() noexcept;
+
+  const Counters& counters() const noexcept { return counters_; }
+  std::size_t live_tasks() const noexcept { return live_; }
+  const RuntimeConfig& config() const noexcept { return cfg_; }
+  TimerWheel& timers() noexcept { return timers_; }
+  bool uses_io_uring() const noexcept { return ring_ok_; }
+
+  // ---- used by awaiters (sluice internals and extension points) ----
+
+  // Owner thread: make `t` runnable (no-op if already queued).
+  void schedule(detail::TaskHeader* t) noexcept {
+    if (t->flags & detail::kQueued) return;
+    t->flags |= detail::kQueued;
+    t->next = nullptr;
+    if (ready_tail_) ready_tail_->next = t;
+    else ready_head_ = t;
+    ready_tail_ = t;
+    ++counters_.local_wakes;
+  }
+
+  // Any thread: wake `t` (which must be armed with kRemoteArmed by its owner) through its
+  // runtime's inbox; writes the runtime's eventfd only if it announced it is parking.
+  static void wake_remote(detail::TaskHeader* t) noexcept {
+    Runtime* rt = t->rt;  // read first: once t is in the inbox its memory may be reclaimed
+    rt->inbox_.push(t);
+    // seq_cst: pairs with the parker's seq_cst store of parked_ (store-then-load on both sides:
+    // either the parker sees our push, or we see its parked_ == true).
+    if (rt->parked_.load(std::memory_order_seq_cst)) rt->unpark();
+  }
+
+  Clock::time_point now() noexcept { return Clock::now(); }
+  void add_timer(TimerEntry* e) noexcept { timers_.insert(e); }
+  void remove_timer(TimerEntry* e) noexcept { timers_.remove(e); }
+
+  // Slab access for frame allocation (owner thread).
+  void* slab_alloc(uint16_t cls) noexcept { return slab_.alloc(cls); }
+  void slab_free(void* p, uint16_t cls) noexcept { slab_.free(p, cls); }
+  void count_slab_miss() noexcept { ++counters_.slab_misses; }
+  void release_frame(detail::TaskHeader* h) noexcept;
+
+  // Completion of a root task whose frame is suspended at final_suspend (or aborted).
+  void on_root_done(detail::TaskHeader* t) noexcept;
+  void unlink_root(detail::TaskHeader* t) noexcept;
+
+ private:
+  template <class T>
+  friend class JoinHandle;
+
+  void adopt(detail::TaskHeader* t) noexcept {
+    // A frame carved from another runtime's slab must run (and be freed) there.
+    if (t->rt != nullptr && t->rt != this && t->slab_class != detail::kHeapClass) std::abort();
+    t->flags |= detail::kSpawned;
+    t->rt = this;
+    t->leaf = t->handle();
+    t->all_prev = nullptr;
+    t->all_next = all_head_;
+    if (all_head_) all_head_->all_prev = t;
+    all_head_ = t;
+    ++live_;
+    schedule(t);
+  }
+  void run_until(detail::TaskHeader* root);  // root may be null (shutdown)
+  void turn();
+  void run_ready() noexcept;
+  void run_task(detail::TaskHeader* t) noexcept;
+  void drain_inbox() noexcept;
+  void fire_timers() noexcept;
+  void idle() noexcept;
+  void park(int64_t timeout_ns) noexcept;
+  void unpark() noexcept;
+
+  RuntimeConfig cfg_;
+  FrameSlab slab_;
+  detail::TaskHeader* ready_head_ = nullptr;
+  detail::TaskHeader* ready_tail_ = nullptr;
+  detail::TaskHeader* all_head_ = nullptr;
+  std::size_t live_ = 0;
+  Counters counters_{};
+  TimerWheel timers_;
+  uint32_t since_events_ = 0;
+  Runtime* prev_current_ = nullptr;
+  bool running_ = false;
+  CancellationToken* shutdown_token_ = nullptr;
+
+  // io_uring park (opaque storage keeps <liburing.h> out of user headers).
+  alignas(64) unsigned char ring_storage_[256];
+  bool ring_ok_ = false;
+  bool efd_armed_ = false;
+  int efd_ = -1;
+  uint64_t efd_buf_ = 0;
+
+  detail::Inbox inbox_;
+  // alignas(64): written by parker and wakers; keep it apart from the owner's hot fields.
+  alignas(64) std::atomic<bool> parked_{false};
+};
+
+// Handle to a spawned task. Await it for the result; destroying it detaches the task.
+template <class T>
+class [[nodiscard]] JoinHandle {
+ public:
+  using handle_type = std::coroutine_handle<detail::Promise<T>>;
+  JoinHandle() noexcept = default;
+  explicit JoinHandle(handle_type h) noexcept : h_(h) {}
+  JoinHandle(JoinHandle&& o) noexcept
+      : h_(std::exchange(o.h_, {})), aborted_(std::exchange(o.aborted_, false)) {}
+  JoinHandle& operator=(JoinHandle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      h_ = std::exchange(o.h_, {});
+      aborted_ = std::exchange(o.aborted_, false);
+    }
+    return *this;
+  }
+  ~JoinHandle() { reset(); }
+
+  bool valid() const noexcept { return h_ || aborted_; }
+  bool is_finished() const noexcept {
+    return aborted_ || (h_ && (header()->flags & detail::kDone));
+  }
+  bool is_aborted() const noexcept { return aborted_; }
+
+  // Destroys the task's frame (running destructors, which unregister any waiters) unless it
+  // already finished. A task cannot abort itself. Returns true if this call aborted it.
+  bool abort() noexcept {
+    if (!h_ || (header()->flags & detail::kDone)) return false;
+    detail::TaskHeader* t = header();
+    if (t == detail::tl_ctx.current) return false;
+    Runtime* rt = t->rt;
+    detail::TaskHeader* joiner = t->joiner;
+    t->flags |= detail::kDone | detail::kAborted;
+    rt->unlink_root(t);
+    std::exchange(h_, {}).destroy();
+    aborted_ = true;
+    if (joiner) rt->schedule(joiner);
+    return true;
+  }
+
+  // Detach explicitly: the task keeps running; its frame is freed when it finishes.
+  void detach() noexcept { reset(); }
+
+  struct Awaiter {
+    JoinHandle* jh;
+    detail::TaskHeader* waiting = nullptr;
+    bool await_ready() const noexcept { return jh->is_finished(); }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      detail::TaskHeader* cur = detail::tl_ctx.current;
+      cur->leaf = h;
+      jh->header()->joiner = cur;
+      waiting = cur;
+    }
+    Result<T, JoinError> await_resume() {
+      waiting = nullptr;
+      if (jh->aborted_) return err(JoinError::Aborted);
+      if constexpr (std::is_void_v<T>) {
+        jh->h_.promise().take();
+        return {};
+      } else {
+        return jh->h_.promise().take();
+      }
+    }
+    ~Awaiter() {
+      // Destroyed while still suspended (the awaiting task was aborted): unregister.
+      if (waiting && jh->h_ && jh->header()->joiner == waiting) jh->header()->joiner = nullptr;
+    }
+  };
+  Awaiter operator co_await() & noexcept { return Awaiter{this}; }
+  Awaiter operator co_await() && noexcept { return Awaiter{this}; }
+
+  detail::TaskHeader* header() const noexcept { return detail::TaskHeader::of(h_); }
+
+ private:
+  void reset() noexcept {
+    if (h_) {
+      detail::TaskHeader* t = header();
+      if (t->flags & detail::kDone) std::exchange(h_, {}).destroy();
+      else {
+        t->flags |= detail::kDetached;
+        h_ = {};
+      }
+    }
+    aborted_ = false;
+  }
+  handle_type h_{};
+  bool aborted_ = false;
+};
+
+// ---------------------------------------------------------------- inline definitions
+
+namespace detail {
+
+inline void* frame_alloc(std::size_t n) {
+  const std::size_t total = n + sizeof(TaskHeader);
+  Runtime* rt = tl_ctx.rt;
+  void* mem = nullptr;
+  uint16_t cls = kHeapClass;
+  if (rt != nullptr) {
+    uint16_t c = FrameSlab::class_for(total);
+    if (c != FrameSlab::kNoClass) mem = rt->slab_alloc(c);
+    if (mem != nullptr) cls = c;
+    else rt->count_slab_miss();
+  }
+  if (mem == nullptr) mem = ::operator new(total, std::align_val_t{alignof(TaskHeader)});
+  auto* h = ::new (mem) TaskHeader;
+  h->slab_class = cls;
+  h->rt = rt;
+  return h->frame();
+}
+
+inline void frame_free(void* frame) noexcept {
+  TaskHeader* h = TaskHeader::of(frame);
+  // Still referenced by the ready queue or by a cross-thread wake in flight: the queue that
+  // holds it frees it when it lets go (Runtime::release_frame).
+  if (h->flags & (kQueued | kRemoteArmed)) {
+    h->flags |= kDead;
+    return;
+  }
+  if (h->slab_class == kHeapClass) {
+    h->~TaskHeader();
+    ::operator delete(static_cast<void*>(h), std::align_val_t{alignof(TaskHeader)});
+  } else {
+    h->rt->release_frame(h);
+  }
+}
+
+}  // namespace detail
+
+inline void Runtime::release_frame(detail::TaskHeader* h) noexcept {
+  uint16_t cls = h->slab_class;
+  h->~TaskHeader();
+  if (cls == detail::kHeapClass) ::operator delete(static_cast<void*>(h), std::align_val_t{16});
+  else slab_.free(h, cls);
+}
+
+template <class T>
+JoinHandle<T> Runtime::spawn(Task<T> t) noexcept {
+  auto h = t.release();
+  adopt(detail::TaskHeader::of(h));
+  return JoinHandle<T>(h);
+}
+
+template <class T>
+T Runtime::block_on(Task<T> t) {
+  auto h = t.release();
+  detail::TaskHeader* root = detail::TaskHeader::of(h);
+  adopt(root);
+  root->flags |= detail::kBlockOnRoot;
+  JoinHandle<T> jh(h);  // destroys the frame when we return
+  run_until(root);
+  return h.promise().take();
+}
+
+// Free function forms: act on Runtime::current().
+template <class T>
+JoinHandle<T> spawn(Task<T> t) noexcept {
+  return Runtime::current()->spawn(std::move(t));
+}
+
+// Suspends the current task and puts it at the back of the ready queue.
+struct YieldAwaiter {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) const noexcept {
+    detail::TaskHeader* cur = detail::tl_ctx.current;
+    cur->leaf = h;
+    cur->rt->schedule(cur);
+  }
+  void await_resume() const noexcept {}
+};
+inline YieldAwaiter yield_now() noexcept { return {}; }
+
+}  // namespace sluice

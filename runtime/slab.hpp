@@ -1,0 +1,77 @@
+// FrameSlab: per-runtime size-class allocator for coroutine frames.
+//
+// Why: a spawn must not touch the heap. Each class is one contiguous arena carved into equal
+// slots with an intrusive free list; alloc and free are a pointer pop/push on the owner thread.
+// Requests larger than the biggest class, or a class that is full, fall back to the heap and
+// are counted (Runtime::counters().slab_misses), so a user can size the slab from real runs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+namespace sluice {
+
+struct SlabConfig {
+  // Slot sizes (bytes, header included). Frames are rounded up to the first class that fits.
+  static constexpr std::size_t kClasses = 5;
+  static constexpr std::size_t kClassSize[kClasses] = {128, 256, 512, 1024, 2048};
+  // Slots per class; 0 disables the class.
+  std::size_t slots[kClasses] = {4096, 2048, 512, 128, 64};
+};
+
+class FrameSlab {
+ public:
+  static constexpr uint16_t kNoClass = 0xFFFF;
+
+  explicit FrameSlab(const SlabConfig& cfg = {}) {
+    for (std::size_t c = 0; c < SlabConfig::kClasses; ++c) {
+      std::size_t n = cfg.slots[c];
+      std::size_t sz = SlabConfig::kClassSize[c];
+      if (n == 0) continue;
+      // 64-byte alignment: slots start on cache lines, so two frames never share one.
+      char* arena = static_cast<char*>(::operator new(n * sz, std::align_val_t{64}));
+      arenas_[c] = arena;
+      for (std::size_t i = n; i-- > 0;) {
+        auto* node = reinterpret_cast<FreeNode*>(arena + i * sz);
+        node->next = free_[c];
+        free_[c] = node;
+      }
+    }
+  }
+  ~FrameSlab() {
+    for (char* a : arenas_)
+      if (a) ::operator delete(a, std::align_val_t{64});
+  }
+  FrameSlab(const FrameSlab&) = delete;
+  FrameSlab& operator=(const FrameSlab&) = delete;
+
+  static constexpr uint16_t class_for(std::size_t bytes) noexcept {
+    for (uint16_t c = 0; c < SlabConfig::kClasses; ++c)
+      if (bytes <= SlabConfig::kClassSize[c]) return c;
+    return kNoClass;
+  }
+
+  // Returns nullptr when the class is full or absent; the caller falls back to the heap.
+  void* alloc(uint16_t cls) noexcept {
+    FreeNode* n = free_[cls];
+    if (n == nullptr) return nullptr;
+    free_[cls] = n->next;
+    return n;
+  }
+  void free(void* p, uint16_t cls) noexcept {
+    auto* n = static_cast<FreeNode*>(p);
+    n->next = free_[cls];
+    free_[cls] = n;
+  }
+
+ private:
+  struct FreeNode {
+    FreeNode* next;
+  };
+  FreeNode* free_[SlabConfig::kClasses] = {};
+  char* arenas_[SlabConfig::kClasses] = {};
+};
+
+}  // namespace sluice

@@ -1,0 +1,163 @@
+// Task<T>: a lazy coroutine. Nothing runs until it is awaited, spawned or passed to block_on.
+//
+// Why lazy: the awaiter (or the runtime) decides where and when it runs, and the frame can
+// come from the runtime's slab instead of the heap. Awaiting a Task transfers control to it
+// and its completion transfers back; an exception thrown inside is rethrown to the awaiter.
+//
+// Transfers go through a per-thread trampoline (ThreadContext::next) instead of returning a
+// handle from await_suspend. g++ 12 only turns symmetric transfer into a tail call with
+// optimisation on; at -O0 and under ASan/TSan a chain of 10^6 nested awaits overflows the
+// stack. The trampoline is constant-stack in every build for the cost of one loop iteration.
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "detail/task_header.hpp"
+
+namespace sluice {
+
+class Runtime;
+template <class T>
+class Task;
+template <class T>
+class JoinHandle;
+
+namespace detail {
+
+// Per-thread execution context. `rt` is the runtime whose slab new frames use; `current` is
+// the root task being resumed; `next` is the trampoline's pending transfer.
+struct ThreadContext {
+  Runtime* rt = nullptr;
+  TaskHeader* current = nullptr;
+  std::coroutine_handle<> next{};
+};
+inline thread_local ThreadContext tl_ctx;
+
+// Defined in runtime.hpp (they need the Runtime's slab).
+void* frame_alloc(std::size_t n);
+void frame_free(void* frame) noexcept;
+
+// Resume h and run every transfer it requests, on a constant stack.
+inline void resume_trampolined(std::coroutine_handle<> h) {
+  ThreadContext& c = tl_ctx;
+  for (;;) {
+    c.next = {};
+    h.resume();
+    h = c.next;
+    if (!h) return;
+  }
+}
+
+struct PromiseBase {
+  std::coroutine_handle<> continuation{};
+  std::exception_ptr exception{};
+
+  static void* operator new(std::size_t n) { return frame_alloc(n); }
+  static void operator delete(void* p) noexcept { frame_free(p); }
+  static void operator delete(void* p, std::size_t) noexcept { frame_free(p); }
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+
+  struct FinalAwaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+      PromiseBase& p = h.promise();
+      if (p.continuation) tl_ctx.next = p.continuation;  // back to the awaiter
+      else TaskHeader::of(h)->flags |= kDone;            // a root: the runtime completes it
+    }
+    void await_resume() noexcept {}
+  };
+  FinalAwaiter final_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
+  void rethrow_if_failed() {
+    if (exception) std::rethrow_exception(exception);
+  }
+};
+
+template <class T>
+struct Promise : PromiseBase {
+  Task<T> get_return_object() noexcept;
+  template <class U>
+  void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    ::new (static_cast<void*>(storage)) T(std::forward<U>(v));
+    has_value = true;
+  }
+  T take() {
+    rethrow_if_failed();
+    return std::move(*std::launder(reinterpret_cast<T*>(storage)));
+  }
+  ~Promise() {
+    if (has_value) std::launder(reinterpret_cast<T*>(storage))->~T();
+  }
+  alignas(T) unsigned char storage[sizeof(T)];
+  bool has_value = false;
+};
+
+template <>
+struct Promise<void> : PromiseBase {
+  Task<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+  void take() { rethrow_if_failed(); }
+};
+
+}  // namespace detail
+
+template <class T = void>
+class [[nodiscard]] Task {
+ public:
+  using promise_type = detail::Promise<T>;
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  Task() noexcept = default;
+  explicit Task(handle_type h) noexcept : h_(h) {}
+  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  Task& operator=(Task&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  ~Task() {
+    if (h_) h_.destroy();
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+  handle_type release() noexcept { return std::exchange(h_, {}); }
+
+  struct Awaiter {
+    handle_type h;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> caller) noexcept {
+      h.promise().continuation = caller;
+      detail::tl_ctx.next = h;  // the trampoline starts the child
+    }
+    T await_resume() { return h.promise().take(); }
+  };
+  Awaiter operator co_await() && noexcept { return Awaiter{h_}; }
+
+ private:
+  handle_type h_{};
+};
+
+namespace detail {
+template <class T>
+Task<T> Promise<T>::get_return_object() noexcept {
+  return Task<T>(std::coroutine_handle<Promise<T>>::from_promise(*this));
+}
+inline Task<void> Promise<void>::get_return_object() noexcept {
+  return Task<void>(std::coroutine_handle<Promise<void>>::from_promise(*this));
+}
+}  // namespace detail
+
+}  // namespace sluice
+
+#include "runtime.hpp"

@@ -1,0 +1,156 @@
+// Timers for tasks: sleep_for / sleep_until, timeout(duration, task), Interval.
+//
+// Every sleep is an awaiter holding its own TimerEntry, so arming a timer allocates nothing and
+// destroying a sleeping task (abort, timeout) unlinks the entry in O(1).
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+
+#include "runtime.hpp"
+#include "timer_wheel.hpp"
+
+namespace sluice {
+
+namespace detail {
+inline void wake_timer_task(TimerEntry* e) noexcept {
+  auto* t = static_cast<TaskHeader*>(e->ctx);
+  t->rt->schedule(t);
+}
+}  // namespace detail
+
+class SleepAwaiter {
+ public:
+  explicit SleepAwaiter(Clock::time_point deadline) noexcept : deadline_(deadline) {}
+  SleepAwaiter(const SleepAwaiter&) = delete;
+  SleepAwaiter(SleepAwaiter&& o) noexcept : deadline_(o.deadline_) {}  // only before arming
+  ~SleepAwaiter() {
+    if (entry_.linked) rt_->remove_timer(&entry_);
+  }
+  bool await_ready() const noexcept { return Clock::now() >= deadline_; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    detail::TaskHeader* cur = detail::tl_ctx.current;
+    cur->leaf = h;
+    rt_ = cur->rt;
+    entry_.deadline = TimerWheel::to_tick(deadline_);
+    entry_.fire = &detail::wake_timer_task;
+    entry_.ctx = cur;
+    rt_->add_timer(&entry_);
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  Clock::time_point deadline_;
+  TimerEntry entry_{};
+  Runtime* rt_ = nullptr;
+};
+
+inline SleepAwaiter sleep_until(Clock::time_point t) noexcept { return SleepAwaiter(t); }
+template <class Rep, class Period>
+SleepAwaiter sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
+  return SleepAwaiter(Clock::now() + std::chrono::duration_cast<Clock::duration>(d));
+}
+
+enum class TimeoutError : uint8_t { TimedOut };
+
+namespace detail {
+// Waits until a spawned task finishes or a deadline passes, whichever is first; on resume it
+// unregisters from the other so no stale wake can reach the task later.
+template <class T>
+struct JoinOrDeadline {
+  JoinHandle<T>* jh;
+  Clock::time_point deadline;
+  TimerEntry entry{};
+  TaskHeader* me = nullptr;
+
+  bool await_ready() const noexcept { return jh->is_finished() || Clock::now() >= deadline; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    me = tl_ctx.current;
+    me->leaf = h;
+    jh->header()->joiner = me;
+    entry.deadline = TimerWheel::to_tick(deadline);
+    entry.fire = &wake_timer_task;
+    entry.ctx = me;
+    me->rt->add_timer(&entry);
+  }
+  void await_resume() noexcept { cancel(); }
+  ~JoinOrDeadline() { cancel(); }
+  void cancel() noexcept {
+    if (me == nullptr) return;
+    if (entry.linked) me->rt->remove_timer(&entry);
+    if (!jh->is_finished() && jh->header()->joiner == me) jh->header()->joiner = nullptr;
+    me = nullptr;
+  }
+};
+}  // namespace detail
+
+// Runs `inner` as a separate task; returns its value, or TimedOut after `d`, in which case the
+// inner task is aborted (its destructors run, its waiters unregister). If both are ready when
+// the caller resumes, completion wins. An exception from `inner` propagates.
+template <class T, class Rep, class Period>
+Task<Result<T, TimeoutError>> timeout(std::chrono::duration<Rep, Period> d, Task<T> inner) {
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(d);
+  JoinHandle<T> jh = Runtime::current()->spawn(std::move(inner));
+  co_await detail::JoinOrDeadline<T>{&jh, deadline};
+  if (!jh.is_finished()) {
+    jh.abort();
+    co_return err(TimeoutError::TimedOut);
+  }
+  auto r = co_await jh;  // finished: does not suspend; rethrows the task's exception
+  if constexpr (std::is_void_v<T>) {
+    co_return Result<void, TimeoutError>{};
+  } else {
+    co_return std::move(*r);
+  }
+}
+
+// What an Interval does when the consumer fell behind by one or more periods.
+enum class MissedTick : uint8_t {
+  burst,  // fire the missed ticks back to back until caught up (keeps the long-run rate)
+  delay,  // next tick one period after the late one (keeps the spacing)
+  skip,   // drop missed ticks; next tick on the original grid after now
+};
+
+class Interval {
+ public:
+  Interval(Clock::duration period, MissedTick policy = MissedTick::burst)
+      : Interval(period, policy, Clock::now() + period) {}
+  Interval(Clock::duration period, MissedTick policy, Clock::time_point first)
+      : period_(period), next_(first), policy_(policy) {}
+
+  Clock::duration period() const noexcept { return period_; }
+  Clock::time_point next_deadline() const noexcept { return next_; }
+
+  // Completes at the next tick; returns the tick's scheduled time.
+  struct Awaiter {
+    Interval* iv;
+    SleepAwaiter sleep;
+    bool await_ready() const noexcept { return sleep.await_ready(); }
+    void await_suspend(std::coroutine_handle<> h) noexcept { sleep.await_suspend(h); }
+    Clock::time_point await_resume() noexcept { return iv->advance(Clock::now()); }
+  };
+  Awaiter tick() noexcept { return Awaiter{this, SleepAwaiter(next_)}; }
+
+ private:
+  Clock::time_point advance(Clock::time_point now) noexcept {
+    Clock::time_point fired = next_;
+    switch (policy_) {
+      case MissedTick::burst:
+        next_ += period_;
+        break;
+      case MissedTick::delay:
+        next_ = (now > next_ ? now : next_) + period_;
+        break;
+      case MissedTick::skip:
+        next_ += period_;
+        if (next_ <= now) next_ += period_ * ((now - next_) / period_ + 1);
+        break;
+    }
+    return fired;
+  }
+  Clock::duration period_;
+  Clock::time_point next_;
+  MissedTick policy_;
+};
+
+}  // namespace sluice

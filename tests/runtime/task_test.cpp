@@ -1,0 +1,264 @@
+// Task, spawn, JoinHandle, yield_now, abort, exceptions, deep chains, idle policies.
+#include <gtest/gtest.h>
+
+#include <sluice/sluice.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace sluice;
+
+namespace {
+
+Task<int> answer() { co_return 42; }
+Task<int> add_one(Task<int> t) { co_return 1 + co_await std::move(t); }
+Task<> thrower() {
+  throw std::runtime_error("boom");
+  co_return;
+}
+Task<long> chain(long n) {
+  if (n == 0) co_return 0;
+  co_return 1 + co_await chain(n - 1);
+}
+
+class TaskTest : public ::testing::TestWithParam<IdlePolicy> {};
+
+}  // namespace
+
+TEST(Task, BlockOnReturnsValue) {
+  Runtime rt;
+  EXPECT_EQ(rt.block_on(answer()), 42);
+  EXPECT_EQ(rt.block_on(add_one(add_one(answer()))), 44);
+}
+
+TEST(Task, LazyUntilAwaited) {
+  Runtime rt;
+  bool ran = false;
+  auto make = [&]() -> Task<> {
+    ran = true;
+    co_return;
+  };
+  {
+    Task<> t = make();
+    EXPECT_FALSE(ran);
+  }  // destroyed unstarted: no leak (ASan checks)
+  EXPECT_FALSE(ran);
+  rt.block_on(make());
+  EXPECT_TRUE(ran);
+}
+
+TEST(Task, ExceptionPropagatesToAwaiter) {
+  Runtime rt;
+  auto outer = []() -> Task<std::string> {
+    try {
+      co_await thrower();
+    } catch (const std::runtime_error& e) {
+      co_return std::string("caught ") + e.what();
+    }
+    co_return "no";
+  };
+  EXPECT_EQ(rt.block_on(outer()), "caught boom");
+  EXPECT_THROW(rt.block_on(thrower()), std::runtime_error);
+}
+
+TEST(Task, MoveOnlyResult) {
+  Runtime rt;
+  auto f = []() -> Task<std::unique_ptr<int>> { co_return std::make_unique<int>(7); };
+  auto p = rt.block_on(f());
+  ASSERT_TRUE(p);
+  EXPECT_EQ(*p, 7);
+}
+
+TEST(Task, MillionDeepChainDoesNotOverflowStack) {
+  Runtime rt;
+  EXPECT_EQ(rt.block_on(chain(1000000)), 1000000);
+  // Most of the chain overflowed the slab and was counted, not lost.
+  EXPECT_GT(rt.counters().slab_misses, 0u);
+}
+
+TEST(Spawn, JoinHandleReturnsValue) {
+  Runtime rt;
+  auto main = []() -> Task<int> {
+    auto h = spawn(answer());
+    EXPECT_FALSE(h.is_finished());
+    auto r = co_await h;
+    EXPECT_TRUE(h.is_finished());
+    co_return r.value();
+  };
+  EXPECT_EQ(rt.block_on(main()), 42);
+  EXPECT_EQ(rt.live_tasks(), 0u);
+}
+
+TEST(Spawn, ExceptionThroughJoinHandle) {
+  Runtime rt;
+  auto main = []() -> Task<bool> {
+    auto h = spawn(thrower());
+    try {
+      (void)co_await h;
+    } catch (const std::runtime_error&) {
+      co_return true;
+    }
+    co_return false;
+  };
+  EXPECT_TRUE(rt.block_on(main()));
+}
+
+TEST(Spawn, DetachedTaskRunsToCompletion) {
+  Runtime rt;
+  int done = 0;
+  auto work = [](int* d) -> Task<> {
+    co_await yield_now();
+    co_await yield_now();
+    ++*d;
+  };
+  auto main = [&]() -> Task<> {
+    for (int i = 0; i < 10; ++i) spawn(work(&done)).detach();
+    { auto h = spawn(work(&done)); }  // dropped: detached by destruction
+    for (int i = 0; i < 5; ++i) co_await yield_now();
+  };
+  rt.block_on(main());
+  EXPECT_EQ(done, 11);
+  EXPECT_EQ(rt.live_tasks(), 0u);
+}
+
+TEST(Spawn, AbortSuspendedTaskRunsDestructors) {
+  Runtime rt;
+  struct Guard {
+    int* n;
+    ~Guard() { ++*n; }
+  };
+  int destroyed = 0;
+  int finished = 0;
+  auto victim = [](int* d, int* f) -> Task<int> {
+    Guard g{d};
+    for (;;) co_await yield_now();
+    ++*f;
+    co_return 1;
+  };
+  auto main = [&]() -> Task<> {
+    auto h = spawn(victim(&destroyed, &finished));
+    co_await yield_now();
+    co_await yield_now();
+    EXPECT_TRUE(h.abort());
+    EXPECT_TRUE(h.is_finished());
+    EXPECT_TRUE(h.is_aborted());
+    EXPECT_FALSE(h.abort());  // second abort is a no-op
+    auto r = co_await h;
+    EXPECT_FALSE(r.has_value());
+    EXPECT_EQ(r.error(), JoinError::Aborted);
+  };
+  rt.block_on(main());
+  EXPECT_EQ(destroyed, 1);
+  EXPECT_EQ(finished, 0);
+  EXPECT_EQ(rt.live_tasks(), 0u);
+}
+
+TEST(Spawn, AbortWakesJoiner) {
+  Runtime rt;
+  auto sleeper = []() -> Task<int> {
+    for (;;) co_await yield_now();
+    co_return 0;
+  };
+  auto main = [&]() -> Task<bool> {
+    auto h = spawn(sleeper());
+    auto joiner = spawn([](JoinHandle<int>* h) -> Task<bool> {
+      auto r = co_await *h;
+      co_return !r.has_value() && r.error() == JoinError::Aborted;
+    }(&h));
+    co_await yield_now();
+    h.abort();
+    auto r = co_await joiner;
+    co_return r.value();
+  };
+  EXPECT_TRUE(rt.block_on(main()));
+}
+
+TEST(Spawn, AbortFinishedTaskIsNoop) {
+  Runtime rt;
+  auto main = []() -> Task<int> {
+    auto h = spawn(answer());
+    co_await yield_now();
+    co_await yield_now();
+    EXPECT_TRUE(h.is_finished());
+    EXPECT_FALSE(h.abort());
+    auto r = co_await h;
+    co_return r.value();
+  };
+  EXPECT_EQ(rt.block_on(main()), 42);
+}
+
+TEST(Spawn, YieldInterleavesFifo) {
+  Runtime rt;
+  std::vector<int> order;
+  auto worker = [](std::vector<int>* o, int id) -> Task<> {
+    for (int i = 0; i < 3; ++i) {
+      o->push_back(id);
+      co_await yield_now();
+    }
+  };
+  auto main = [&]() -> Task<> {
+    auto a = spawn(worker(&order, 1));
+    auto b = spawn(worker(&order, 2));
+    (void)co_await a;
+    (void)co_await b;
+  };
+  rt.block_on(main());
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 1, 2, 1, 2}));
+}
+
+TEST(Runtime, CurrentIsSetInsideTasks) {
+  Runtime rt;
+  auto f = [](Runtime* expect) -> Task<bool> { co_return Runtime::current() == expect; };
+  EXPECT_TRUE(rt.block_on(f(&rt)));
+}
+
+TEST(Runtime, CountersTrackPollsAndWakes) {
+  Runtime rt;
+  auto f = []() -> Task<> {
+    for (int i = 0; i < 10; ++i) co_await yield_now();
+  };
+  rt.block_on(f());
+  EXPECT_GE(rt.counters().polls, 11u);
+  EXPECT_GE(rt.counters().local_wakes, 11u);
+}
+
+TEST(Runtime, DestroyingRuntimeDestroysLeftoverTasks) {
+  int destroyed = 0;
+  struct Guard {
+    int* n;
+    ~Guard() { ++*n; }
+  };
+  {
+    Runtime rt;
+    auto forever = [](int* d) -> Task<> {
+      Guard g{d};
+      for (;;) co_await yield_now();
+    };
+    auto main = [&]() -> Task<> {
+      spawn(forever(&destroyed)).detach();
+      co_await yield_now();
+    };
+    rt.block_on(main());
+    EXPECT_EQ(rt.live_tasks(), 1u);
+  }
+  EXPECT_EQ(destroyed, 1);
+}
+
+TEST_P(TaskTest, SpawnManyUnderEachIdlePolicy) {
+  RuntimeConfig cfg;
+  cfg.idle = GetParam();
+  Runtime rt(cfg);
+  auto main = []() -> Task<long> {
+    std::vector<JoinHandle<int>> hs;
+    for (int i = 0; i < 1000; ++i) hs.push_back(spawn(answer()));
+    long sum = 0;
+    for (auto& h : hs) sum += (co_await h).value();
+    co_return sum;
+  };
+  EXPECT_EQ(rt.block_on(main()), 42000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, TaskTest,
+                         ::testing::Values(IdlePolicy::busy_poll(), IdlePolicy::spin_then_park(100),
+                                           IdlePolicy::park()));
