@@ -69,7 +69,7 @@ void Runtime::on_root_done(detail::TaskHeader* t) noexcept {
     schedule(t->joiner);
     t->joiner = nullptr;
   }
-  if (t->flags & detail::kDetached) t->handle().destroy();
+  t->handle().destroy();  // the outcome already moved to the JoinHandle (if any)
 }
 
 void Runtime::run_task(detail::TaskHeader* t) noexcept {

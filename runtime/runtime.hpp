@@ -177,34 +177,31 @@ class Runtime {
 };
 
 // Handle to a spawned task. Await it for the result; destroying it detaches the task.
+// The task's frame is destroyed as soon as it finishes; its outcome is moved into the handle.
 template <class T>
 class [[nodiscard]] JoinHandle {
  public:
   using handle_type = std::coroutine_handle<detail::Promise<T>>;
   JoinHandle() noexcept = default;
-  explicit JoinHandle(handle_type h) noexcept : h_(h) {}
-  JoinHandle(JoinHandle&& o) noexcept
-      : h_(std::exchange(o.h_, {})), aborted_(std::exchange(o.aborted_, false)) {}
+  explicit JoinHandle(handle_type h) noexcept : h_(h) { h_.promise().join_state = &st_; }
+  JoinHandle(JoinHandle&& o) noexcept { steal(o); }
   JoinHandle& operator=(JoinHandle&& o) noexcept {
     if (this != &o) {
       reset();
-      h_ = std::exchange(o.h_, {});
-      aborted_ = std::exchange(o.aborted_, false);
+      steal(o);
     }
     return *this;
   }
   ~JoinHandle() { reset(); }
 
-  bool valid() const noexcept { return h_ || aborted_; }
-  bool is_finished() const noexcept {
-    return aborted_ || (h_ && (header()->flags & detail::kDone));
-  }
+  bool valid() const noexcept { return h_ || st_.done || aborted_; }
+  bool is_finished() const noexcept { return st_.done || aborted_; }
   bool is_aborted() const noexcept { return aborted_; }
 
   // Destroys the task's frame (running destructors, which unregister any waiters) unless it
   // already finished. A task cannot abort itself. Returns true if this call aborted it.
   bool abort() noexcept {
-    if (!h_ || (header()->flags & detail::kDone)) return false;
+    if (!h_ || is_finished()) return false;
     detail::TaskHeader* t = header();
     if (t == detail::tl_ctx.current) return false;
     Runtime* rt = t->rt;
@@ -217,7 +214,7 @@ class [[nodiscard]] JoinHandle {
     return true;
   }
 
-  // Detach explicitly: the task keeps running; its frame is freed when it finishes.
+  // Detach explicitly: the task keeps running; its outcome is dropped when it finishes.
   void detach() noexcept { reset(); }
 
   struct Awaiter {
@@ -234,35 +231,50 @@ class [[nodiscard]] JoinHandle {
       waiting = nullptr;
       if (jh->aborted_) return err(JoinError::Aborted);
       if constexpr (std::is_void_v<T>) {
-        jh->h_.promise().take();
+        jh->st_.take();
         return {};
       } else {
-        return jh->h_.promise().take();
+        return jh->st_.take();
       }
     }
     ~Awaiter() {
       // Destroyed while still suspended (the awaiting task was aborted): unregister.
-      if (waiting && jh->h_ && jh->header()->joiner == waiting) jh->header()->joiner = nullptr;
+      if (waiting && !jh->is_finished() && jh->header()->joiner == waiting)
+        jh->header()->joiner = nullptr;
     }
   };
   Awaiter operator co_await() & noexcept { return Awaiter{this}; }
   Awaiter operator co_await() && noexcept { return Awaiter{this}; }
 
+  // Valid only while the task is unfinished.
   detail::TaskHeader* header() const noexcept { return detail::TaskHeader::of(h_); }
 
  private:
-  void reset() noexcept {
-    if (h_) {
-      detail::TaskHeader* t = header();
-      if (t->flags & detail::kDone) std::exchange(h_, {}).destroy();
-      else {
-        t->flags |= detail::kDetached;
-        h_ = {};
+  friend class Runtime;
+  void steal(JoinHandle& o) noexcept {
+    aborted_ = std::exchange(o.aborted_, false);
+    if (o.st_.done) {
+      st_.done = true;
+      st_.exception = std::move(o.st_.exception);
+      if constexpr (!std::is_void_v<T>) {
+        if (o.st_.has_value) {
+          ::new (static_cast<void*>(st_.storage)) T(o.st_.take());
+          st_.has_value = true;
+        }
       }
+      o.h_ = {};
+    } else if (o.h_) {
+      h_ = std::exchange(o.h_, {});
+      h_.promise().join_state = &st_;
     }
+  }
+  void reset() noexcept {
+    if (h_ && !is_finished()) h_.promise().join_state = nullptr;
+    h_ = {};
     aborted_ = false;
   }
   handle_type h_{};
+  detail::JoinState<T> st_{};
   bool aborted_ = false;
 };
 
@@ -326,9 +338,9 @@ T Runtime::block_on(Task<T> t) {
   detail::TaskHeader* root = detail::TaskHeader::of(h);
   adopt(root);
   root->flags |= detail::kBlockOnRoot;
-  JoinHandle<T> jh(h);  // destroys the frame when we return
+  JoinHandle<T> jh(h);  // receives the outcome
   run_until(root);
-  return h.promise().take();
+  return jh.st_.take();
 }
 
 // Free function forms: act on Runtime::current().

@@ -53,9 +53,36 @@ inline void resume_trampolined(std::coroutine_handle<> h) {
   }
 }
 
+// Where a root task's outcome goes when it finishes: the JoinHandle's own storage. Moving
+// the outcome out lets the runtime destroy the frame (and the parameters it holds, such as
+// channel endpoints) the moment the task finishes, not when its JoinHandle goes away.
+template <class T>
+struct JoinState {
+  std::exception_ptr exception{};
+  bool done = false;
+  bool has_value = false;
+  alignas(T) unsigned char storage[sizeof(T)];
+  T take() {
+    if (exception) std::rethrow_exception(exception);
+    return std::move(*std::launder(reinterpret_cast<T*>(storage)));
+  }
+  ~JoinState() {
+    if (has_value) std::launder(reinterpret_cast<T*>(storage))->~T();
+  }
+};
+template <>
+struct JoinState<void> {
+  std::exception_ptr exception{};
+  bool done = false;
+  void take() {
+    if (exception) std::rethrow_exception(exception);
+  }
+};
+
 struct PromiseBase {
   std::coroutine_handle<> continuation{};
   std::exception_ptr exception{};
+  void* join_state = nullptr;  // roots only: JoinState<T>* of the live JoinHandle, if any
 
   static void* operator new(std::size_t n) { return frame_alloc(n); }
   static void operator delete(void* p) noexcept { frame_free(p); }
@@ -67,9 +94,14 @@ struct PromiseBase {
     bool await_ready() noexcept { return false; }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) noexcept {
-      PromiseBase& p = h.promise();
-      if (p.continuation) tl_ctx.next = p.continuation;  // back to the awaiter
-      else TaskHeader::of(h)->flags |= kDone;            // a root: the runtime completes it
+      P& p = h.promise();
+      if (p.continuation) {
+        tl_ctx.next = p.continuation;  // back to the awaiter
+        return;
+      }
+      // A root: hand the outcome to the JoinHandle; the runtime then destroys the frame.
+      if (p.join_state) p.publish(p.join_state);
+      TaskHeader::of(h)->flags |= kDone;
     }
     void await_resume() noexcept {}
   };
@@ -92,6 +124,18 @@ struct Promise : PromiseBase {
     rethrow_if_failed();
     return std::move(*std::launder(reinterpret_cast<T*>(storage)));
   }
+  void publish(void* js) noexcept {
+    auto* j = static_cast<JoinState<T>*>(js);
+    j->done = true;
+    if (exception) {
+      j->exception = std::move(exception);
+    } else if (has_value) {
+      // A move constructor that throws here has nowhere to go: terminate, as std::thread does.
+      ::new (static_cast<void*>(j->storage))
+          T(std::move(*std::launder(reinterpret_cast<T*>(storage))));
+      j->has_value = true;
+    }
+  }
   ~Promise() {
     if (has_value) std::launder(reinterpret_cast<T*>(storage))->~T();
   }
@@ -104,6 +148,11 @@ struct Promise<void> : PromiseBase {
   Task<void> get_return_object() noexcept;
   void return_void() noexcept {}
   void take() { rethrow_if_failed(); }
+  void publish(void* js) noexcept {
+    auto* j = static_cast<JoinState<void>*>(js);
+    j->done = true;
+    j->exception = std::move(exception);
+  }
 };
 
 }  // namespace detail

@@ -32,7 +32,10 @@ class TimerWheel {
   static constexpr unsigned kLevels = 6;
   static constexpr unsigned kSlotBits = 6;
   static constexpr uint64_t kSlots = 64;
-  static constexpr uint64_t kMaxSpan = (uint64_t{1} << (kLevels * kSlotBits)) - 1;
+  // Farthest a deadline is filed ahead of now: one top-level slot short of a full revolution,
+  // so a clamped entry never lands in the slot now is in (it would be re-filed forever).
+  static constexpr uint64_t kMaxSpan =
+      (uint64_t{1} << (kLevels * kSlotBits)) - (uint64_t{1} << ((kLevels - 1) * kSlotBits)) - 1;
 
   static uint64_t to_tick(Clock::time_point t) noexcept {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();

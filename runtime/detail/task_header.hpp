@@ -26,7 +26,6 @@ enum TaskFlags : uint32_t {
   kRemoteArmed = 1u << 1,   // a cross-thread waker may hold this task (see Notify)
   kSpawned = 1u << 2,       // a root task owned by a runtime (spawn or block_on)
   kDone = 1u << 3,          // root finished (value, exception or abort)
-  kDetached = 1u << 4,      // its JoinHandle is gone: destroy the frame on completion
   kDead = 1u << 5,          // coroutine destroyed; memory freed when no queue holds it
   kAborted = 1u << 6,       // destroyed by JoinHandle::abort()
   kBlockOnRoot = 1u << 7,   // the task block_on waits for

@@ -1,0 +1,109 @@
+// Zero heap allocations per spawn/complete/join in steady state, and slab misses counted.
+#include <gtest/gtest.h>
+
+#include <sluice/sluice.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace {
+std::atomic<long> g_news{0};
+}
+
+// Count every global allocation in this binary.
+void* operator new(std::size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return ::operator new(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  std::size_t al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace sluice;
+
+namespace {
+Task<int> trivial(int x) { co_return x + 1; }
+
+Task<long> spawn_join_loop(int n) {
+  long sum = 0;
+  for (int i = 0; i < n; ++i) {
+    auto h = spawn(trivial(i));
+    sum += (co_await h).value();
+  }
+  co_return sum;
+}
+
+Task<long> channel_pingpong(local::Sender<int>& tx, local::Receiver<int>& rx, int n) {
+  long sum = 0;
+  for (int i = 0; i < n; ++i) {
+    (void)co_await tx.send(i);
+    sum += (co_await rx.recv()).value();
+  }
+  co_return sum;
+}
+}  // namespace
+
+TEST(Alloc, SpawnJoinAllocatesNothingInSteadyState) {
+  Runtime rt;
+  EXPECT_EQ(rt.block_on(spawn_join_loop(100)), 5050);  // warm-up
+  long before = g_news.load();
+  EXPECT_EQ(rt.block_on(spawn_join_loop(100000)), 5000050000L);
+  long after = g_news.load();
+  // block_on's own top-level frame is the only frame allowed: it comes from the slab too.
+  EXPECT_EQ(after - before, 0) << "heap allocations during 100000 spawn+join";
+  EXPECT_EQ(rt.counters().slab_misses, 0u);
+}
+
+TEST(Alloc, YieldAndLocalChannelAllocateNothing) {
+  Runtime rt;
+  auto [tx, rx] = local::channel<int>(4).value();
+  (void)rt.block_on(channel_pingpong(tx, rx, 10));
+  long before = g_news.load();
+  EXPECT_EQ(rt.block_on(channel_pingpong(tx, rx, 10000)), 49995000L);
+  EXPECT_EQ(g_news.load() - before, 0);
+}
+
+TEST(Alloc, FullSlabFallsBackToHeapAndCounts) {
+  RuntimeConfig cfg;
+  for (auto& s : cfg.slab.slots) s = 0;
+  cfg.slab.slots[0] = 2;  // two small frames only
+  Runtime rt(cfg);
+  auto main = []() -> Task<long> {
+    std::vector<JoinHandle<int>> hs;
+    for (int i = 0; i < 10; ++i) hs.push_back(spawn(trivial(i)));
+    long s = 0;
+    for (auto& h : hs) s += (co_await h).value();
+    co_return s;
+  };
+  EXPECT_EQ(rt.block_on(main()), 55);
+  EXPECT_GE(rt.counters().slab_misses, 8u);
+}
+
+TEST(Alloc, OversizedFrameFallsBackToHeapAndCounts) {
+  Runtime rt;
+  auto big = []() -> Task<int> {
+    volatile char buf[4096];
+    buf[0] = 1;
+    co_await yield_now();
+    buf[4095] = buf[0];
+    co_return buf[4095];
+  };
+  auto before = rt.counters().slab_misses;
+  EXPECT_EQ(rt.block_on(big()), 1);
+  EXPECT_EQ(rt.counters().slab_misses, before + 1);
+}
