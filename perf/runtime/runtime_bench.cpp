@@ -1,0 +1,133 @@
+// sluice_runtime_bench: single-thread runtime paths and their Asio peers, in one binary.
+// Names are fixed so results can be compared over time (perf/RESULTS.md).
+#include <benchmark/benchmark.h>
+
+#include <sluice/sluice.hpp>
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/channel.hpp>
+
+using namespace sluice;
+
+// ---------------------------------------------------------------- sluice
+
+// One try_send + one try_recv on a local channel, same thread, no runtime involvement.
+static void BM_local_try_send_recv(benchmark::State& state) {
+  auto [tx, rx] = local::channel<uint64_t>(1024).value();
+  uint64_t i = 0;
+  for (auto _ : state) {
+    (void)tx.try_send(i++);
+    auto r = rx.try_recv();
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_local_try_send_recv);
+
+// Producer and consumer tasks on one runtime, capacity 1: every message is a task switch.
+static void BM_local_pingpong_tasks(benchmark::State& state) {
+  Runtime rt(RuntimeConfig{IdlePolicy::busy_poll()});
+  auto [tx, rx] = local::channel<uint64_t>(1).value();
+  auto producer = [](local::Sender<uint64_t> tx) -> Task<> {
+    uint64_t i = 0;
+    while (co_await tx.send(i++)) {
+    }
+  };
+  auto consumer = [](local::Receiver<uint64_t> rx, benchmark::State* st) -> Task<> {
+    for (auto _ : *st) {
+      auto v = co_await rx.recv();
+      benchmark::DoNotOptimize(v);
+    }
+  };  // rx dropped here: the producer sees Closed and exits
+  auto main = [&]() -> Task<> {
+    auto p = spawn(producer(std::move(tx)));
+    auto c = spawn(consumer(std::move(rx), &state));
+    (void)co_await c;
+    (void)co_await p;
+  };
+  rt.block_on(main());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_local_pingpong_tasks);
+
+static Task<int> trivial() { co_return 1; }
+
+// Spawn a trivial task and await its JoinHandle: frame from the slab, two polls, no heap.
+static void BM_spawn_join(benchmark::State& state) {
+  Runtime rt(RuntimeConfig{IdlePolicy::busy_poll()});
+  auto main = [](benchmark::State* st) -> Task<> {
+    for (auto _ : *st) {
+      auto h = spawn(trivial());
+      auto r = co_await h;
+      benchmark::DoNotOptimize(r);
+    }
+  };
+  rt.block_on(main(&state));
+  state.counters["slab_misses"] = static_cast<double>(rt.counters().slab_misses);
+}
+BENCHMARK(BM_spawn_join);
+
+// A task that yields and is resumed by the runtime: one full poll cycle.
+static void BM_self_rewake(benchmark::State& state) {
+  Runtime rt(RuntimeConfig{IdlePolicy::busy_poll()});
+  auto main = [](benchmark::State* st) -> Task<> {
+    for (auto _ : *st) co_await yield_now();
+  };
+  rt.block_on(main(&state));
+}
+BENCHMARK(BM_self_rewake);
+
+// ---------------------------------------------------------------- Asio 1.22 peers
+
+using asio_chan = asio::experimental::channel<void(asio::error_code, uint64_t)>;
+
+static void BM_asio_channel_pingpong(benchmark::State& state) {
+  asio::io_context ctx(1);
+  asio_chan ch(ctx, 1);
+  bool done = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        uint64_t i = 0;
+        for (;;) {
+          auto [ec] = co_await ch.async_send(asio::error_code{}, i++,
+                                             asio::experimental::as_tuple(asio::use_awaitable));
+          if (ec || done) co_return;
+        }
+      },
+      asio::detached);
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        for (auto _ : state) {
+          auto v = co_await ch.async_receive(asio::use_awaitable);
+          benchmark::DoNotOptimize(v);
+        }
+        done = true;
+        ch.close();
+      },
+      asio::detached);
+  ctx.run();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_asio_channel_pingpong);
+
+static asio::awaitable<int> asio_trivial() { co_return 1; }
+
+static void BM_asio_co_spawn(benchmark::State& state) {
+  asio::io_context ctx(1);
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        for (auto _ : state) {
+          int r = co_await asio::co_spawn(ex, asio_trivial(), asio::use_awaitable);
+          benchmark::DoNotOptimize(r);
+        }
+      },
+      asio::detached);
+  ctx.run();
+}
+BENCHMARK(BM_asio_co_spawn);
+
+BENCHMARK_MAIN();

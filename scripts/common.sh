@@ -1,0 +1,39 @@
+# Shared by scripts/test and scripts/demo: install the Debian packages sluice needs (only the
+# missing ones), then configure and build a tree.
+set -euo pipefail
+
+SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JOBS="$(nproc 2>/dev/null || echo 2)"
+
+# Build: compiler, cmake, ninja, pkg-config. Runtime: liburing, hwloc. Tests: GoogleTest.
+# Perf: Google Benchmark, standalone Asio (libasio-dev coexists with libboost-dev;
+# libboost1.81-dev does not, so it is never installed here).
+SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git liburing-dev libhwloc-dev
+                 libgtest-dev libgmock-dev libbenchmark-dev libasio-dev)
+
+sluice_install_deps() {
+  local missing=()
+  for p in "${SLUICE_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "[sluice] all Debian packages present"
+    return 0
+  fi
+  echo "[sluice] installing: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# sluice_build DIR [cmake args...]
+sluice_build() {
+  local dir="$1"
+  shift
+  cmake -S "$SLUICE_ROOT" -B "$dir" -G Ninja "$@"
+  cmake --build "$dir" -j "$JOBS"
+}
