@@ -59,6 +59,10 @@ struct State {
   T* buf = nullptr;
   uint32_t senders = 1;
   uint32_t refs = 2;  // one for all senders together, one for the receiver
+  // One byte per side says "leave the fast path": try_send tests tx_slow (receiver gone, or
+  // a receiver is waiting to be woken), try_recv tests rx_slow (a sender is blocked).
+  bool tx_slow = false;
+  bool rx_slow = false;
   bool rx_alive = true;
   sluice::detail::WaitList<RecvWaiter> recv_waiters;
   sluice::detail::WaitList<SendWaiter<T>> send_waiters;
@@ -66,29 +70,35 @@ struct State {
   bool full() const noexcept { return tail - head >= cap; }
   bool empty() const noexcept { return head == tail; }
 
+  void update_flags() noexcept {
+    tx_slow = !rx_alive || !recv_waiters.empty();
+    rx_slow = !send_waiters.empty();
+  }
   void push(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(v));
     ++tail;
-    if (!recv_waiters.empty()) [[unlikely]] wake_receiver();
+    if (tx_slow) [[unlikely]] wake_receiver();
   }
   void wake_receiver() noexcept {
-    RecvWaiter* w = recv_waiters.pop_front();
-    w->task->rt->schedule(w->task);
+    if (RecvWaiter* w = recv_waiters.pop_front()) w->task->rt->schedule(w->task);
+    update_flags();
   }
   T pop() noexcept(std::is_nothrow_move_constructible_v<T>) {
     T* p = buf + (head & mask);
     T v(std::move(*p));
     p->~T();
     ++head;
-    if (!send_waiters.empty()) [[unlikely]] admit_sender();
+    if (rx_slow) [[unlikely]] admit_sender();
     return v;
   }
   void admit_sender() noexcept(std::is_nothrow_move_constructible_v<T>) {
-    SendWaiter<T>* w = send_waiters.pop_front();
-    ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(*w->value));
-    ++tail;
-    w->status = SendWaiter<T>::St::Sent;
-    w->task->rt->schedule(w->task);
+    if (SendWaiter<T>* w = send_waiters.pop_front()) {
+      ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(*w->value));
+      ++tail;
+      w->status = SendWaiter<T>::St::Sent;
+      w->task->rt->schedule(w->task);
+    }
+    update_flags();
   }
 
   static State* create(uint64_t cap) {
@@ -136,9 +146,10 @@ class Sender {
   // Non-blocking. On Full or Closed the value comes back inside the error.
   Result<void, SendError<T>> try_send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     State* s = s_;
-    if (!s->rx_alive) [[unlikely]]
-      return err(SendError<T>{SendErrc::Closed, std::move(v)});
-    if (s->full()) return err(SendError<T>{SendErrc::Full, std::move(v)});
+    if (s->full() || s->tx_slow) [[unlikely]] {
+      if (!s->rx_alive) return err(SendError<T>{SendErrc::Closed, std::move(v)});
+      if (s->full()) return err(SendError<T>{SendErrc::Full, std::move(v)});
+    }
     s->push(std::move(v));
     return {};
   }
@@ -150,7 +161,10 @@ class Sender {
     SendAwaiter(SendAwaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
         : s_(o.s_), value_(std::move(o.value_)) {}
     ~SendAwaiter() {
-      if (w_.wl_linked) s_->send_waiters.remove(&w_);
+      if (w_.wl_linked) {
+        s_->send_waiters.remove(&w_);
+        s_->update_flags();
+      }
     }
     bool await_ready() noexcept {
       if (!s_->rx_alive) {
@@ -170,6 +184,7 @@ class Sender {
       w_.task->leaf = h;
       w_.value = &value_;
       s_->send_waiters.push_back(&w_);
+      s_->rx_slow = true;
     }
     Result<void, SendError<T>> await_resume() noexcept(std::is_nothrow_move_constructible_v<T>) {
       if (w_.status == Waiter::St::Sent) return {};
@@ -200,6 +215,7 @@ class Sender {
     if (--s->senders == 0) {
       // Last sender: wake every receiver so it can drain and then see Closed.
       while (detail::RecvWaiter* w = s->recv_waiters.pop_front()) w->task->rt->schedule(w->task);
+      s->update_flags();
       s->unref();
     }
   }
@@ -239,13 +255,17 @@ class Receiver {
     explicit RecvAwaiter(Receiver* r) noexcept : r_(r) {}
     RecvAwaiter(RecvAwaiter&& o) noexcept : r_(o.r_) {}
     ~RecvAwaiter() {
-      if (w_.wl_linked) r_->s_->recv_waiters.remove(&w_);
+      if (w_.wl_linked) {
+        r_->s_->recv_waiters.remove(&w_);
+        r_->s_->update_flags();
+      }
     }
     bool await_ready() const noexcept { return !r_->s_->empty() || r_->s_->senders == 0; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
       w_.task = sluice::detail::tl_ctx.current;
       w_.task->leaf = h;
       r_->s_->recv_waiters.push_back(&w_);
+      r_->s_->tx_slow = true;
     }
     // Woken only when a value was queued or the last sender left; the value stays in the ring
     // until this runs, so a receiver aborted after its wake loses nothing.
@@ -280,6 +300,7 @@ class Receiver {
       w->status = detail::SendWaiter<T>::St::Closed;
       w->task->rt->schedule(w->task);
     }
+    s->update_flags();
     s->unref();
   }
   State* s_ = nullptr;

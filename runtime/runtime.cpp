@@ -72,29 +72,44 @@ void Runtime::on_root_done(detail::TaskHeader* t) noexcept {
   t->handle().destroy();  // the outcome already moved to the JoinHandle (if any)
 }
 
-void Runtime::run_task(detail::TaskHeader* t) noexcept {
+// The hot loop: pop, resume, repeat, for at most event_interval tasks; then the caller checks
+// the inbox and timers. Returns true as soon as `root` (may be null) has finished.
+bool Runtime::run_batch(detail::TaskHeader* root) noexcept {
   detail::ThreadContext& c = detail::tl_ctx;
-  c.current = t;
-  ++counters_.polls;
-  detail::resume_trampolined(t->leaf);
-  c.current = nullptr;
-  if (t->flags & detail::kDone) on_root_done(t);
+  for (uint32_t budget = cfg_.event_interval; budget != 0; --budget) {
+    detail::TaskHeader* t = ready_head_;
+    if (t == nullptr) return false;
+    detail::TaskHeader* nx = t->next;
+    ready_head_ = nx;
+    if (nx == nullptr) ready_tail_ = nullptr;
+    uint32_t f = t->flags & ~detail::kQueued;
+    t->flags = f;
+    if (f & detail::kDead) [[unlikely]] {
+      if (!(f & detail::kRemoteArmed)) release_frame(t);
+      continue;
+    }
+    c.current = t;
+    ++counters_.polls;
+    std::coroutine_handle<> h = t->leaf;
+    for (;;) {  // the trampoline (see task.hpp)
+      c.next = {};
+      h.resume();
+      h = c.next;
+      if (!h) break;
+    }
+    c.current = nullptr;
+    if (t->flags & detail::kDone) [[unlikely]] {
+      bool was_root = t == root;
+      on_root_done(t);
+      if (was_root) return true;
+    }
+  }
+  return false;
 }
 
-void Runtime::run_ready() noexcept {
-  // Run what is queued now; tasks woken meanwhile run next turn, after events are checked.
-  detail::TaskHeader* stop = ready_tail_;
-  while (detail::TaskHeader* t = ready_head_) {
-    ready_head_ = t->next;
-    if (ready_head_ == nullptr) ready_tail_ = nullptr;
-    t->flags &= ~detail::kQueued;
-    if (t->flags & detail::kDead) {
-      if (!(t->flags & detail::kRemoteArmed)) release_frame(t);
-    } else {
-      run_task(t);
-    }
-    if (t == stop || ++since_events_ >= cfg_.event_interval) break;
-  }
+void Runtime::poll_events() noexcept {
+  if (inbox_.maybe_nonempty()) drain_inbox();
+  fire_timers();
 }
 
 void Runtime::drain_inbox() noexcept {
@@ -117,19 +132,6 @@ void Runtime::fire_timers() noexcept {
   counters_.timers_fired += timers_.advance(static_cast<uint64_t>(ns) >> TimerWheel::kTickShift);
 }
 
-void Runtime::turn() {
-  if (ready_head_ == nullptr || since_events_ >= cfg_.event_interval) {
-    since_events_ = 0;
-    if (inbox_.maybe_nonempty()) drain_inbox();
-    fire_timers();
-  }
-  if (ready_head_ != nullptr) {
-    run_ready();
-    return;
-  }
-  idle();
-}
-
 void Runtime::run_until(detail::TaskHeader* root) {
   detail::ThreadContext& c = detail::tl_ctx;
   Runtime* saved = c.rt;
@@ -138,7 +140,10 @@ void Runtime::run_until(detail::TaskHeader* root) {
   running_ = true;
   c.rt = this;
   if (root != nullptr) {
-    while (!(root->flags & detail::kDone)) turn();
+    while (!run_batch(root)) {
+      poll_events();
+      if (ready_head_ == nullptr) idle();
+    }
   }
   running_ = false;
   c.rt = saved;
@@ -161,7 +166,11 @@ ShutdownReport Runtime::shutdown(std::chrono::nanoseconds quiesce) {
   guard.deadline = TimerWheel::to_tick(deadline);
   guard.fire = &Wake::fire;
   timers_.insert(&guard);
-  while (live_ > 0 && Clock::now() < deadline) turn();
+  while (live_ > 0 && Clock::now() < deadline) {
+    run_batch(nullptr);
+    poll_events();
+    if (ready_head_ == nullptr && live_ > 0) idle();
+  }
   timers_.remove(&guard);
   running_ = false;
   c.rt = saved;
@@ -171,8 +180,7 @@ ShutdownReport Runtime::shutdown(std::chrono::nanoseconds quiesce) {
 void Runtime::idle() noexcept {
   switch (cfg_.idle.kind) {
     case IdlePolicy::Kind::busy_poll:
-      since_events_ = cfg_.event_interval;  // check the inbox and timers on the next turn
-      return;
+      return;  // the loop checks the inbox and timers again right away
     case IdlePolicy::Kind::spin_then_park:
       for (uint32_t i = 0; i < cfg_.idle.spins; ++i) {
         if (inbox_.maybe_nonempty()) return;

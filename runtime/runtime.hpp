@@ -35,7 +35,7 @@ struct RuntimeConfig {
   IdlePolicy idle = IdlePolicy::park();
   SlabConfig slab{};
   // While tasks keep the ready queue busy, timers and the inbox are checked every this many
-  // polls (they are always checked when the queue runs dry), bounding timer lateness.
+  // polls (and whenever the queue runs dry): it bounds how late a timer or remote wake is seen.
   uint32_t event_interval = 64;
 };
 
@@ -142,9 +142,8 @@ class Runtime {
     schedule(t);
   }
   void run_until(detail::TaskHeader* root);  // root may be null (shutdown)
-  void turn();
-  void run_ready() noexcept;
-  void run_task(detail::TaskHeader* t) noexcept;
+  bool run_batch(detail::TaskHeader* root) noexcept;
+  void poll_events() noexcept;
   void drain_inbox() noexcept;
   void fire_timers() noexcept;
   void idle() noexcept;
@@ -159,7 +158,6 @@ class Runtime {
   std::size_t live_ = 0;
   Counters counters_{};
   TimerWheel timers_;
-  uint32_t since_events_ = 0;
   Runtime* prev_current_ = nullptr;
   bool running_ = false;
   CancellationToken* shutdown_token_ = nullptr;
