@@ -1,0 +1,61 @@
+// Runs each single-thread hot path exactly N times in its own noinline function so that
+// `valgrind --tool=callgrind` gives a repeatable instructions-per-operation figure
+// (scripts/callgrind-paths divides by N). Timing benchmarks are in runtime_bench.cpp.
+#include <sluice/sluice.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+
+using namespace sluice;
+
+namespace {
+constexpr long kN = 100000;
+
+[[gnu::noinline]] uint64_t probe_local_try_send_recv(local::Sender<uint64_t>& tx,
+                                                     local::Receiver<uint64_t>& rx) {
+  uint64_t sum = 0;
+  for (long i = 0; i < kN; ++i) {
+    (void)tx.try_send(static_cast<uint64_t>(i));
+    sum += *rx.try_recv();
+  }
+  return sum;
+}
+
+Task<int> trivial() { co_return 1; }
+
+Task<long> spawn_join_loop() {
+  long s = 0;
+  for (long i = 0; i < kN; ++i) s += (co_await spawn(trivial())).value();
+  co_return s;
+}
+[[gnu::noinline]] long probe_spawn_join(Runtime& rt) { return rt.block_on(spawn_join_loop()); }
+
+Task<> yield_loop() {
+  for (long i = 0; i < kN; ++i) co_await yield_now();
+}
+[[gnu::noinline]] void probe_self_rewake(Runtime& rt) { rt.block_on(yield_loop()); }
+
+Task<> pingpong(local::Sender<uint64_t> tx, local::Receiver<uint64_t> rx) {
+  auto p = spawn([](local::Sender<uint64_t> tx) -> Task<> {
+    for (long i = 0; i < kN; ++i) (void)co_await tx.send(static_cast<uint64_t>(i));
+  }(std::move(tx)));
+  for (long i = 0; i < kN; ++i) (void)co_await rx.recv();
+  (void)co_await p;
+}
+[[gnu::noinline]] void probe_local_pingpong_tasks(Runtime& rt) {
+  auto [tx, rx] = local::channel<uint64_t>(1).value();
+  rt.block_on(pingpong(std::move(tx), std::move(rx)));
+}
+}  // namespace
+
+int main() {
+  Runtime rt(RuntimeConfig{IdlePolicy::busy_poll()});
+  auto [tx, rx] = local::channel<uint64_t>(1024).value();
+  uint64_t a = probe_local_try_send_recv(tx, rx);
+  long b = probe_spawn_join(rt);
+  probe_self_rewake(rt);
+  probe_local_pingpong_tasks(rt);
+  std::printf("N=%ld checks %lu %ld slab_misses=%lu\n", kN, static_cast<unsigned long>(a), b,
+              static_cast<unsigned long>(rt.counters().slab_misses));
+  return 0;
+}
