@@ -32,7 +32,9 @@ enum class RecvError : uint8_t {
 inline const char* to_string(ChannelError e) noexcept {
   return e == ChannelError::ZeroCapacity ? "zero capacity" : "capacity too large";
 }
-inline const char* to_string(SendErrc e) noexcept { return e == SendErrc::Full ? "full" : "closed"; }
+inline const char* to_string(SendErrc e) noexcept {
+  return e == SendErrc::Full ? "full" : "closed";
+}
 inline const char* to_string(RecvError e) noexcept {
   return e == RecvError::Empty ? "empty" : "closed";
 }

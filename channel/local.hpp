@@ -77,7 +77,8 @@ struct State {
   void push(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(v));
     ++tail;
-    if (tx_slow) [[unlikely]] wake_receiver();
+    if (tx_slow) [[unlikely]]
+      wake_receiver();
   }
   void wake_receiver() noexcept {
     if (RecvWaiter* w = recv_waiters.pop_front()) w->task->rt->schedule(w->task);
@@ -88,7 +89,8 @@ struct State {
     T v(std::move(*p));
     p->~T();
     ++head;
-    if (rx_slow) [[unlikely]] admit_sender();
+    if (rx_slow) [[unlikely]]
+      admit_sender();
     return v;
   }
   void admit_sender() noexcept(std::is_nothrow_move_constructible_v<T>) {
@@ -104,7 +106,7 @@ struct State {
   static State* create(uint64_t cap) {
     std::size_t bytes = sizeof(State) + cap * sizeof(T) + alignof(T);
     // alignas(64) arena start: the state's hot line never straddles two cache lines.
-    void* mem = ::operator new(bytes, std::align_val_t{64});
+    void* mem = ::operator new (bytes, std::align_val_t{64});
     auto* s = ::new (mem) State;
     auto addr = reinterpret_cast<uintptr_t>(static_cast<char*>(mem) + sizeof(State));
     addr = (addr + alignof(T) - 1) & ~(uintptr_t{alignof(T)} - 1);
@@ -120,7 +122,7 @@ struct State {
       ++head;
     }
     this->~State();
-    ::operator delete(static_cast<void*>(this), std::align_val_t{64});
+    ::operator delete (static_cast<void*>(this), std::align_val_t{64});
   }
 };
 

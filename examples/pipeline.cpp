@@ -86,8 +86,8 @@ int main(int argc, char** argv) {
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   double cpn = cycles_per_ns();
 
-  std::printf("sluice pipeline: %ld orders from %u quotes, capacity %zu, %s policy\n", got, n,
-              cap, busy ? "busy_poll" : "park");
+  std::printf("sluice pipeline: %ld orders from %u quotes, capacity %zu, %s policy\n", got, n, cap,
+              busy ? "busy_poll" : "park");
   std::printf("throughput: %.1f M msg/s (3 stages, one runtime)\n", got / secs / 1e6);
   std::printf("quote->order latency (cycles; TSC %.2f GHz):\n", cpn);
   for (double q : {0.5, 0.99, 0.999}) {

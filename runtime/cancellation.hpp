@@ -32,7 +32,8 @@ class CancellationToken {
   // A token cancelled when this one is (immediately, if this one already is).
   CancellationToken child() {
     CancellationToken c;
-    if (s_->cancelled) c.s_->cancelled = true;
+    if (s_->cancelled)
+      c.s_->cancelled = true;
     else {
       std::erase_if(s_->children, [](const std::weak_ptr<State>& w) { return w.expired(); });
       s_->children.push_back(c.s_);

@@ -33,7 +33,8 @@ inline double cycles_per_ns(std::chrono::milliseconds window = std::chrono::mill
   std::this_thread::sleep_for(window);
   uint64_t c1 = cycles_now();
   auto t1 = std::chrono::steady_clock::now();
-  double ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+  double ns =
+      static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
   return ns > 0 ? static_cast<double>(c1 - c0) / ns : 1.0;
 }
 

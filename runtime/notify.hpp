@@ -65,8 +65,7 @@ class Notify {
       uintptr_t expected = kIdle;
       // seq_cst: registration vs. notify's load is a store-then-load handshake.
       if (n->state_.compare_exchange_strong(expected, reinterpret_cast<uintptr_t>(me),
-                                            std::memory_order_seq_cst,
-                                            std::memory_order_acquire))
+                                            std::memory_order_seq_cst, std::memory_order_acquire))
         return true;
       // A permit arrived meanwhile (only one waiter may wait, so it is not another task).
       me->flags &= ~detail::kRemoteArmed;

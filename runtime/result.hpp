@@ -34,21 +34,27 @@ class [[nodiscard]] Result {
     ::new (&err_) E(std::move(e.error));
   }
   Result(const Result& o) : ok_(o.ok_) {
-    if (ok_) ::new (&val_) T(o.val_);
-    else ::new (&err_) E(o.err_);
+    if (ok_)
+      ::new (&val_) T(o.val_);
+    else
+      ::new (&err_) E(o.err_);
   }
-  Result(Result&& o) noexcept(std::is_nothrow_move_constructible_v<T> &&
-                              std::is_nothrow_move_constructible_v<E>)
+  Result(Result&& o) noexcept(
+      std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_move_constructible_v<E>)
       : ok_(o.ok_) {
-    if (ok_) ::new (&val_) T(std::move(o.val_));
-    else ::new (&err_) E(std::move(o.err_));
+    if (ok_)
+      ::new (&val_) T(std::move(o.val_));
+    else
+      ::new (&err_) E(std::move(o.err_));
   }
-  Result& operator=(Result o) noexcept(std::is_nothrow_move_constructible_v<T> &&
-                                       std::is_nothrow_move_constructible_v<E>) {
+  Result& operator=(Result o) noexcept(
+      std::is_nothrow_move_constructible_v<T>&& std::is_nothrow_move_constructible_v<E>) {
     destroy();
     ok_ = o.ok_;
-    if (ok_) ::new (&val_) T(std::move(o.val_));
-    else ::new (&err_) E(std::move(o.err_));
+    if (ok_)
+      ::new (&val_) T(std::move(o.val_));
+    else
+      ::new (&err_) E(std::move(o.err_));
     return *this;
   }
   ~Result() { destroy(); }
@@ -70,8 +76,10 @@ class [[nodiscard]] Result {
 
  private:
   void destroy() noexcept {
-    if (ok_) val_.~T();
-    else err_.~E();
+    if (ok_)
+      val_.~T();
+    else
+      err_.~E();
   }
   union {
     T val_;

@@ -55,8 +55,10 @@ CancellationToken& Runtime::shutdown_token() noexcept { return *shutdown_token_;
 
 void Runtime::unlink_root(detail::TaskHeader* t) noexcept {
   if (!(t->flags & detail::kSpawned)) return;
-  if (t->all_prev) t->all_prev->all_next = t->all_next;
-  else if (all_head_ == t) all_head_ = t->all_next;
+  if (t->all_prev)
+    t->all_prev->all_next = t->all_next;
+  else if (all_head_ == t)
+    all_head_ = t->all_next;
   if (t->all_next) t->all_next->all_prev = t->all_prev;
   t->all_prev = t->all_next = nullptr;
   t->flags &= ~detail::kSpawned;

@@ -94,8 +94,10 @@ class Runtime {
     if (t->flags & detail::kQueued) return;
     t->flags |= detail::kQueued;
     t->next = nullptr;
-    if (ready_tail_) ready_tail_->next = t;
-    else ready_head_ = t;
+    if (ready_tail_)
+      ready_tail_->next = t;
+    else
+      ready_head_ = t;
     ready_tail_ = t;
     ++counters_.local_wakes;
   }
@@ -288,10 +290,12 @@ inline void* frame_alloc(std::size_t n) {
   if (rt != nullptr) {
     uint16_t c = FrameSlab::class_for(total);
     if (c != FrameSlab::kNoClass) mem = rt->slab_alloc(c);
-    if (mem != nullptr) cls = c;
-    else rt->count_slab_miss();
+    if (mem != nullptr)
+      cls = c;
+    else
+      rt->count_slab_miss();
   }
-  if (mem == nullptr) mem = ::operator new(total, std::align_val_t{alignof(TaskHeader)});
+  if (mem == nullptr) mem = ::operator new (total, std::align_val_t{alignof(TaskHeader)});
   auto* h = ::new (mem) TaskHeader;
   h->slab_class = cls;
   h->rt = rt;
@@ -308,7 +312,7 @@ inline void frame_free(void* frame) noexcept {
   }
   if (h->slab_class == kHeapClass) {
     h->~TaskHeader();
-    ::operator delete(static_cast<void*>(h), std::align_val_t{alignof(TaskHeader)});
+    ::operator delete (static_cast<void*>(h), std::align_val_t{alignof(TaskHeader)});
   } else {
     h->rt->release_frame(h);
   }
@@ -319,8 +323,10 @@ inline void frame_free(void* frame) noexcept {
 inline void Runtime::release_frame(detail::TaskHeader* h) noexcept {
   uint16_t cls = h->slab_class;
   h->~TaskHeader();
-  if (cls == detail::kHeapClass) ::operator delete(static_cast<void*>(h), std::align_val_t{16});
-  else slab_.free(h, cls);
+  if (cls == detail::kHeapClass)
+    ::operator delete (static_cast<void*>(h), std::align_val_t{16});
+  else
+    slab_.free(h, cls);
 }
 
 template <class T>

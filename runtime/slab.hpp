@@ -31,7 +31,7 @@ class FrameSlab {
       std::size_t sz = SlabConfig::kClassSize[c];
       if (n == 0) continue;
       // 64-byte alignment: slots start on cache lines, so two frames never share one.
-      char* arena = static_cast<char*>(::operator new(n * sz, std::align_val_t{64}));
+      char* arena = static_cast<char*>(::operator new (n* sz, std::align_val_t{64}));
       arenas_[c] = arena;
       for (std::size_t i = n; i-- > 0;) {
         auto* node = reinterpret_cast<FreeNode*>(arena + i * sz);
@@ -42,7 +42,7 @@ class FrameSlab {
   }
   ~FrameSlab() {
     for (char* a : arenas_)
-      if (a) ::operator delete(a, std::align_val_t{64});
+      if (a) ::operator delete (a, std::align_val_t{64});
   }
   FrameSlab(const FrameSlab&) = delete;
   FrameSlab& operator=(const FrameSlab&) = delete;

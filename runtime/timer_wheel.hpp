@@ -76,8 +76,10 @@ class TimerWheel {
   void remove(TimerEntry* e) noexcept {
     if (!e->linked) return;
     TimerEntry*& head = slots_[e->level][e->slot];
-    if (e->prev) e->prev->next = e->next;
-    else head = e->next;
+    if (e->prev)
+      e->prev->next = e->next;
+    else
+      head = e->next;
     if (e->next) e->next->prev = e->prev;
     if (head == nullptr) occupied_[e->level] &= ~(uint64_t{1} << e->slot);
     e->prev = e->next = nullptr;

@@ -22,32 +22,34 @@ struct InboxNode {
 };
 
 enum TaskFlags : uint32_t {
-  kQueued = 1u << 0,        // linked in the runtime's local ready queue
-  kRemoteArmed = 1u << 1,   // a cross-thread waker may hold this task (see Notify)
-  kSpawned = 1u << 2,       // a root task owned by a runtime (spawn or block_on)
-  kDone = 1u << 3,          // root finished (value, exception or abort)
-  kDead = 1u << 5,          // coroutine destroyed; memory freed when no queue holds it
-  kAborted = 1u << 6,       // destroyed by JoinHandle::abort()
-  kBlockOnRoot = 1u << 7,   // the task block_on waits for
+  kQueued = 1u << 0,       // linked in the runtime's local ready queue
+  kRemoteArmed = 1u << 1,  // a cross-thread waker may hold this task (see Notify)
+  kSpawned = 1u << 2,      // a root task owned by a runtime (spawn or block_on)
+  kDone = 1u << 3,         // root finished (value, exception or abort)
+  kDead = 1u << 5,         // coroutine destroyed; memory freed when no queue holds it
+  kAborted = 1u << 6,      // destroyed by JoinHandle::abort()
+  kBlockOnRoot = 1u << 7,  // the task block_on waits for
 };
 
 inline constexpr uint16_t kHeapClass = 0xFFFF;
 
 // 64 bytes, 16-aligned so the frame that follows keeps the alignment operator new promises.
 struct alignas(16) TaskHeader : InboxNode {
-  TaskHeader* next = nullptr;       // ready queue link (owner thread only)
-  std::coroutine_handle<> leaf{};   // innermost suspended coroutine: what a wake resumes
-  TaskHeader* all_prev = nullptr;   // live root tasks of the runtime (for shutdown / teardown)
+  TaskHeader* next = nullptr;      // ready queue link (owner thread only)
+  std::coroutine_handle<> leaf{};  // innermost suspended coroutine: what a wake resumes
+  TaskHeader* all_prev = nullptr;  // live root tasks of the runtime (for shutdown / teardown)
   TaskHeader* all_next = nullptr;
-  Runtime* rt = nullptr;            // owner; set when allocated on a runtime thread
-  TaskHeader* joiner = nullptr;     // task awaiting this one's JoinHandle
-  uint32_t flags = 0;               // TaskFlags, owner thread only
-  uint16_t slab_class = kHeapClass; // where the memory came from
+  Runtime* rt = nullptr;             // owner; set when allocated on a runtime thread
+  TaskHeader* joiner = nullptr;      // task awaiting this one's JoinHandle
+  uint32_t flags = 0;                // TaskFlags, owner thread only
+  uint16_t slab_class = kHeapClass;  // where the memory came from
   uint16_t pad_ = 0;
 
   void* frame() noexcept { return reinterpret_cast<char*>(this) + sizeof(TaskHeader); }
   // The coroutine whose frame follows this header (g++: handle address == frame start).
-  std::coroutine_handle<> handle() noexcept { return std::coroutine_handle<>::from_address(frame()); }
+  std::coroutine_handle<> handle() noexcept {
+    return std::coroutine_handle<>::from_address(frame());
+  }
   static TaskHeader* of(void* frame) noexcept {
     return reinterpret_cast<TaskHeader*>(static_cast<char*>(frame) - sizeof(TaskHeader));
   }

@@ -21,16 +21,22 @@ class WaitList {
     w->wl_prev = tail_;
     w->wl_next = nullptr;
     w->wl_linked = true;
-    if (tail_) tail_->wl_next = w;
-    else head_ = w;
+    if (tail_)
+      tail_->wl_next = w;
+    else
+      head_ = w;
     tail_ = w;
   }
   void remove(W* w) noexcept {
     if (!w->wl_linked) return;
-    if (w->wl_prev) w->wl_prev->wl_next = w->wl_next;
-    else head_ = w->wl_next;
-    if (w->wl_next) w->wl_next->wl_prev = w->wl_prev;
-    else tail_ = w->wl_prev;
+    if (w->wl_prev)
+      w->wl_prev->wl_next = w->wl_next;
+    else
+      head_ = w->wl_next;
+    if (w->wl_next)
+      w->wl_next->wl_prev = w->wl_prev;
+    else
+      tail_ = w->wl_prev;
     w->wl_prev = w->wl_next = nullptr;
     w->wl_linked = false;
   }

@@ -52,8 +52,8 @@ TEST(Semaphore, AbortedWaiterLeaksNoPermit) {
     auto a = spawn([](Semaphore* s) -> Task<> { auto p = co_await s->acquire(); }(&s));
     auto b = spawn([](Semaphore* s) -> Task<> { auto p = co_await s->acquire(); }(&s));
     co_await yield_now();
-    a.abort();                 // aborted while waiting
-    held.value().release();    // granted to b
+    a.abort();               // aborted while waiting
+    held.value().release();  // granted to b
     co_await yield_now();
     auto c = spawn([](Semaphore* s) -> Task<> { auto p = co_await s->acquire(); }(&s));
     co_await yield_now();

@@ -129,7 +129,8 @@ TEST(RemoteWake, AbortWhileWakeInFlightIsSafe) {
     std::thread t([&] {
       while (!go.load(std::memory_order_acquire)) {
       }
-      for (int spin = 0; spin < round % 50; ++spin) std::atomic_signal_fence(std::memory_order_seq_cst);
+      for (int spin = 0; spin < round % 50; ++spin)
+        std::atomic_signal_fence(std::memory_order_seq_cst);
       n.notify();
     });
     auto main = [&]() -> Task<> {

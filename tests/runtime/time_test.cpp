@@ -5,8 +5,8 @@
 #include <sluice/sluice.hpp>
 
 #include <chrono>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 using namespace sluice;
@@ -53,8 +53,8 @@ TEST_P(TimeTest, SleepsWakeInDeadlineOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, TimeTest,
-                         ::testing::Values(IdlePolicy::busy_poll(), IdlePolicy::spin_then_park(1000),
-                                           IdlePolicy::park()));
+                         ::testing::Values(IdlePolicy::busy_poll(),
+                                           IdlePolicy::spin_then_park(1000), IdlePolicy::park()));
 
 TEST(Time, SleepUntilPastIsImmediate) {
   Runtime rt;

@@ -29,8 +29,8 @@ TEST(TimerWheel, FiresAtDeadlineNeverEarly) {
   TimerWheel w(1000);
   Entry a, b, c;
   a.id = 1, a.deadline = 1005, a.fire = on_fire;
-  b.id = 2, b.deadline = 1000 + 70, b.fire = on_fire;       // level 1
-  c.id = 3, c.deadline = 1000 + 300000, c.fire = on_fire;   // level 3
+  b.id = 2, b.deadline = 1000 + 70, b.fire = on_fire;      // level 1
+  c.id = 3, c.deadline = 1000 + 300000, c.fire = on_fire;  // level 3
   w.insert(&a), w.insert(&b), w.insert(&c);
   EXPECT_EQ(w.next_expiration(), 1005u);
   f.now = 1004;
