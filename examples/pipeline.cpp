@@ -4,7 +4,9 @@
 // cycles and prints p50/p99/p99.9/max. Later issues replace the stages with the ITCH decoder,
 // order book and journal.
 //
-// Usage: pipeline [messages=1000000] [capacity=64] [busy|park]
+// Usage: pipeline [messages=1000000] [capacity=1] [busy|park]
+// Capacity 1 shows the per-message latency of the stages; a larger capacity shows throughput
+// with queueing delay included (the feed runs ahead by up to `capacity` quotes).
 #include <sluice/runtime/latency.hpp>
 #include <sluice/sluice.hpp>
 
@@ -60,7 +62,7 @@ Task<long> gateway(local::Receiver<Order> in, LatencyHistogram* h) {
 
 int main(int argc, char** argv) {
   uint32_t n = argc > 1 ? static_cast<uint32_t>(std::strtoul(argv[1], nullptr, 10)) : 1000000;
-  std::size_t cap = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 64;
+  std::size_t cap = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 1;
   bool busy = argc > 3 && std::strcmp(argv[3], "busy") == 0;
 
   auto quotes = local::channel<Quote>(cap);
