@@ -164,7 +164,8 @@ class Runtime {
   bool running_ = false;
   CancellationToken* shutdown_token_ = nullptr;
 
-  // io_uring park (opaque storage keeps <liburing.h> out of user headers).
+  // io_uring park (opaque storage keeps <liburing.h> out of user headers). alignas(64): at
+  // least io_uring's own alignment, and its ring pointers start on their own cache line.
   alignas(64) unsigned char ring_storage_[256];
   bool ring_ok_ = false;
   bool efd_armed_ = false;

@@ -61,7 +61,7 @@ struct JoinState {
   std::exception_ptr exception{};
   bool done = false;
   bool has_value = false;
-  alignas(T) unsigned char storage[sizeof(T)];
+  alignas(T) unsigned char storage[sizeof(T)];  // alignas(T): raw storage for one T
   T take() {
     if (exception) std::rethrow_exception(exception);
     return std::move(*std::launder(reinterpret_cast<T*>(storage)));
@@ -139,7 +139,7 @@ struct Promise : PromiseBase {
   ~Promise() {
     if (has_value) std::launder(reinterpret_cast<T*>(storage))->~T();
   }
-  alignas(T) unsigned char storage[sizeof(T)];
+  alignas(T) unsigned char storage[sizeof(T)];  // alignas(T): raw storage for one T
   bool has_value = false;
 };
 

@@ -59,7 +59,8 @@ class Inbox {
  private:
   // alignas(64): producers hammer head_; keep it off the consumer's line.
   alignas(64) std::atomic<InboxNode*> head_;
-  alignas(64) InboxNode* tail_;  // consumer only
+  // alignas(64): the consumer's own line, so producers' writes to head_ do not evict it.
+  alignas(64) InboxNode* tail_;
   InboxNode stub_;
 };
 
