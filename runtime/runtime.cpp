@@ -39,6 +39,10 @@ Runtime::~Runtime() {
     t->flags |= detail::kDone | detail::kAborted;
     t->handle().destroy();
   }
+  // Claims of cross-thread wakes that already arrived: release the frames they kept alive.
+  // (A notifier still running after this point would be a use-after-free: runtimes must
+  // outlive the threads that wake them.)
+  drain_inbox();
   while (detail::TaskHeader* t = ready_head_) {
     ready_head_ = t->next;
     t->flags &= ~detail::kQueued;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <thread>
 
 using namespace sluice;
@@ -171,4 +172,23 @@ TEST(RemoteWake, WakeFromAnotherRuntime) {
   }(&ping, &pong));
   other.join();
   EXPECT_EQ(progress.load(), 5000);
+}
+
+TEST(RemoteWake, RuntimeDestroyedWithClaimStillInInbox) {
+  // The waiter is claimed by a notifier (its header sits in the inbox), then aborted, then the
+  // runtime is destroyed without running again. Frames come from the heap here, so the ASan
+  // build's leak checker fails this test if the destructor does not release the frame.
+  RuntimeConfig cfg;
+  for (auto& s : cfg.slab.slots) s = 0;
+  auto rt = std::make_unique<Runtime>(cfg);
+  Notify n;
+  auto main = [&]() -> Task<bool> {
+    auto h = spawn([](Notify* n) -> Task<> { co_await n->wait(); }(&n));
+    co_await yield_now();                     // the waiter is suspended on n
+    std::thread([&] { n.notify(); }).join();  // claimed and pushed into the inbox
+    co_return h.abort();                      // memory kept: the inbox still holds it
+  };
+  EXPECT_TRUE(rt->block_on(main()));
+  EXPECT_EQ(rt->counters().remote_wakes, 0u);  // not drained yet
+  rt.reset();                                  // must release the frame
 }
