@@ -59,8 +59,13 @@ struct State {
   T* buf = nullptr;
   uint32_t senders = 1;
   uint32_t refs = 2;  // one for all senders together, one for the receiver
-  // One byte per side says "leave the fast path": try_send tests tx_slow (receiver gone, or
-  // a receiver is waiting to be woken), try_recv tests rx_slow (a sender is blocked).
+  // Blocked senders exist only while the ring is full, so the fast path cannot overtake them.
+  // try_send's whole fast-path test is `tail < send_limit`: send_limit is head + cap, or far
+  // below any index while tx_slow (receiver gone, or a receiver waiting to be woken). pop()
+  // bumps it with head, which keeps it far below while slow. try_recv tests rx_slow (a
+  // sender is blocked and must be admitted).
+  static constexpr int64_t kSlowLimit = INT64_MIN / 2;
+  int64_t send_limit = 0;
   bool tx_slow = false;
   bool rx_slow = false;
   bool rx_alive = true;
@@ -70,10 +75,15 @@ struct State {
   bool full() const noexcept { return tail - head >= cap; }
   bool empty() const noexcept { return head == tail; }
 
+  void set_tx_slow(bool slow) noexcept {
+    tx_slow = slow;
+    send_limit = slow ? kSlowLimit : static_cast<int64_t>(head + cap);
+  }
   void update_flags() noexcept {
-    tx_slow = !rx_alive || !recv_waiters.empty();
+    set_tx_slow(!rx_alive || !recv_waiters.empty());
     rx_slow = !send_waiters.empty();
   }
+  bool send_fast() const noexcept { return static_cast<int64_t>(tail) < send_limit; }
   void push(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(v));
     ++tail;
@@ -89,6 +99,7 @@ struct State {
     T v(std::move(*p));
     p->~T();
     ++head;
+    ++send_limit;
     if (rx_slow) [[unlikely]]
       admit_sender();
     return v;
@@ -113,6 +124,7 @@ struct State {
     s->buf = reinterpret_cast<T*>(addr);
     s->cap = cap;
     s->mask = cap - 1;
+    s->send_limit = static_cast<int64_t>(cap);
     return s;
   }
   void unref() noexcept {
@@ -148,11 +160,15 @@ class Sender {
   // Non-blocking. On Full or Closed the value comes back inside the error.
   Result<void, SendError<T>> try_send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     State* s = s_;
-    if (s->full() || s->tx_slow) [[unlikely]] {
-      if (!s->rx_alive) return err(SendError<T>{SendErrc::Closed, std::move(v)});
-      if (s->full()) return err(SendError<T>{SendErrc::Full, std::move(v)});
+    if (s->send_fast()) [[likely]] {
+      // Room, receiver alive and nobody to wake: tx_slow is known false here.
+      ::new (static_cast<void*>(s->buf + (s->tail & s->mask))) T(std::move(v));
+      ++s->tail;
+      return {};
     }
-    s->push(std::move(v));
+    if (!s->rx_alive) return err(SendError<T>{SendErrc::Closed, std::move(v)});
+    if (s->full()) return err(SendError<T>{SendErrc::Full, std::move(v)});
+    s->push(std::move(v));  // a receiver is waiting: push wakes it
     return {};
   }
 
@@ -169,6 +185,12 @@ class Sender {
       }
     }
     bool await_ready() noexcept {
+      if (s_->send_fast()) [[likely]] {  // room and no one to wake (see try_send)
+        ::new (static_cast<void*>(s_->buf + (s_->tail & s_->mask))) T(std::move(value_));
+        ++s_->tail;
+        w_.status = Waiter::St::Sent;
+        return true;
+      }
       if (!s_->rx_alive) {
         w_.status = Waiter::St::Closed;
         return true;
@@ -267,7 +289,7 @@ class Receiver {
       w_.task = sluice::detail::tl_ctx.current;
       w_.task->leaf = h;
       r_->s_->recv_waiters.push_back(&w_);
-      r_->s_->tx_slow = true;
+      r_->s_->set_tx_slow(true);
     }
     // Woken only when a value was queued or the last sender left; the value stays in the ring
     // until this runs, so a receiver aborted after its wake loses nothing.
