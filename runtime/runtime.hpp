@@ -112,7 +112,6 @@ class Runtime {
     if (rt->parked_.load(std::memory_order_seq_cst)) rt->unpark();
   }
 
-  Clock::time_point now() noexcept { return Clock::now(); }
   void add_timer(TimerEntry* e) noexcept { timers_.insert(e); }
   void remove_timer(TimerEntry* e) noexcept { timers_.remove(e); }
 
@@ -312,6 +311,7 @@ inline void frame_free(void* frame) noexcept {
     return;
   }
   if (h->slab_class == kHeapClass) {
+    // Heap frames may have no runtime (created outside one): no slab to return them to.
     h->~TaskHeader();
     ::operator delete (static_cast<void*>(h), std::align_val_t{alignof(TaskHeader)});
   } else {
@@ -323,11 +323,13 @@ inline void frame_free(void* frame) noexcept {
 
 inline void Runtime::release_frame(detail::TaskHeader* h) noexcept {
   uint16_t cls = h->slab_class;
+  if (cls == detail::kHeapClass) {
+    h->flags = 0;  // no queue holds it any more
+    detail::frame_free(h->frame());
+    return;
+  }
   h->~TaskHeader();
-  if (cls == detail::kHeapClass)
-    ::operator delete (static_cast<void*>(h), std::align_val_t{16});
-  else
-    slab_.free(h, cls);
+  slab_.free(h, cls);
 }
 
 template <class T>

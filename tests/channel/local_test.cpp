@@ -11,6 +11,11 @@
 using namespace sluice;
 using namespace std::chrono_literals;
 
+namespace {
+// A task that receives one value.
+Task<int> recv_one(local::Receiver<int>* rx) { co_return (co_await rx->recv()).value(); }
+}  // namespace
+
 TEST(Local, ZeroCapacityIsAnError) {
   auto r = local::channel<int>(0);
   ASSERT_FALSE(r);
@@ -168,14 +173,10 @@ TEST(Local, AbortSuspendedRecvThenNextRecvStillWoken) {
   Runtime rt;
   auto [tx, rx] = local::channel<int>(2).value();
   auto main = [&]() -> Task<int> {
-    auto h = spawn([](local::Receiver<int>* rx) -> Task<int> {
-      co_return (co_await rx->recv()).value();
-    }(&rx));
+    auto h = spawn(recv_one(&rx));
     co_await yield_now();
     h.abort();  // its waiter unlinks
-    auto h2 = spawn([](local::Receiver<int>* rx) -> Task<int> {
-      co_return (co_await rx->recv()).value();
-    }(&rx));
+    auto h2 = spawn(recv_one(&rx));
     co_await yield_now();
     EXPECT_TRUE(tx.try_send(11));
     co_return (co_await h2).value();
@@ -187,9 +188,7 @@ TEST(Local, AbortReceiverAfterWakeLosesNothing) {
   Runtime rt;
   auto [tx, rx] = local::channel<int>(2).value();
   auto main = [&]() -> Task<int> {
-    auto h = spawn([](local::Receiver<int>* rx) -> Task<int> {
-      co_return (co_await rx->recv()).value();
-    }(&rx));
+    auto h = spawn(recv_one(&rx));
     co_await yield_now();
     EXPECT_TRUE(tx.try_send(21));  // wakes h (queued, not yet resumed)
     h.abort();

@@ -7,6 +7,11 @@
 
 using namespace sluice;
 
+namespace {
+// Acquires one permit and releases it on return.
+Task<> hold_briefly(Semaphore* s) { auto p = co_await s->acquire(); }
+}  // namespace
+
 TEST(Semaphore, TryAcquireAndRelease) {
   Semaphore s(2);
   auto a = s.try_acquire();
@@ -49,13 +54,13 @@ TEST(Semaphore, AbortedWaiterLeaksNoPermit) {
   Semaphore s(1);
   auto main = [&]() -> Task<> {
     auto held = s.try_acquire();
-    auto a = spawn([](Semaphore* s) -> Task<> { auto p = co_await s->acquire(); }(&s));
-    auto b = spawn([](Semaphore* s) -> Task<> { auto p = co_await s->acquire(); }(&s));
+    auto a = spawn(hold_briefly(&s));
+    auto b = spawn(hold_briefly(&s));
     co_await yield_now();
     a.abort();               // aborted while waiting
     held.value().release();  // granted to b
     co_await yield_now();
-    auto c = spawn([](Semaphore* s) -> Task<> { auto p = co_await s->acquire(); }(&s));
+    auto c = spawn(hold_briefly(&s));
     co_await yield_now();
     held = s.try_acquire();
     (void)co_await b;
@@ -70,7 +75,7 @@ TEST(Semaphore, GrantedButAbortedBeforeResumeReturnsPermit) {
   Semaphore s(1);
   auto main = [&]() -> Task<> {
     auto held = s.try_acquire();
-    auto a = spawn([](Semaphore* s) -> Task<> { auto p = co_await s->acquire(); }(&s));
+    auto a = spawn(hold_briefly(&s));
     co_await yield_now();
     held.value().release();  // handed to a, which is queued but has not run
     a.abort();
