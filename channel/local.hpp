@@ -60,12 +60,15 @@ struct State {
   uint32_t senders = 1;
   uint32_t refs = 2;  // one for all senders together, one for the receiver
   // Blocked senders exist only while the ring is full, so the fast path cannot overtake them.
-  // try_send's whole fast-path test is `tail < send_limit`: send_limit is head + cap, or far
-  // below any index while tx_slow (receiver gone, or a receiver waiting to be woken). pop()
-  // bumps it with head, which keeps it far below while slow. try_recv tests rx_slow (a
-  // sender is blocked and must be admitted).
+  // Each side's whole fast-path test is one compare against a limit the other side keeps:
+  // try_send tests `tail < send_limit`, where send_limit is head + cap, or far below any index
+  // while tx_slow (receiver gone, or a receiver waiting to be woken). try_recv tests
+  // `head < recv_limit`, where recv_limit is tail, or far below while rx_slow (a blocked sender
+  // must be admitted). pop()/push() bump the limit with the index, which keeps a slow limit
+  // far below.
   static constexpr int64_t kSlowLimit = INT64_MIN / 2;
   int64_t send_limit = 0;
+  int64_t recv_limit = 0;
   bool tx_slow = false;
   bool rx_slow = false;
   bool rx_alive = true;
@@ -79,14 +82,26 @@ struct State {
     tx_slow = slow;
     send_limit = slow ? kSlowLimit : static_cast<int64_t>(head + cap);
   }
+  void set_rx_slow(bool slow) noexcept {
+    rx_slow = slow;
+    recv_limit = slow ? kSlowLimit : static_cast<int64_t>(tail);
+  }
   void update_flags() noexcept {
     set_tx_slow(!rx_alive || !recv_waiters.empty());
-    rx_slow = !send_waiters.empty();
+    set_rx_slow(!send_waiters.empty());
   }
   bool send_fast() const noexcept { return static_cast<int64_t>(tail) < send_limit; }
+  bool recv_fast() const noexcept { return static_cast<int64_t>(head) < recv_limit; }
+  // The fast-path write: room, receiver alive and nobody to wake (tx_slow is known false).
+  void push_fast(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(v));
+    ++tail;
+    ++recv_limit;
+  }
   void push(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(v));
     ++tail;
+    ++recv_limit;
     if (tx_slow) [[unlikely]]
       wake_receiver();
   }
@@ -94,12 +109,17 @@ struct State {
     if (RecvWaiter* w = recv_waiters.pop_front()) w->task->rt->schedule(w->task);
     update_flags();
   }
-  T pop() noexcept(std::is_nothrow_move_constructible_v<T>) {
+  // The fast-path read: a value is queued and no blocked sender waits (rx_slow is false).
+  T pop_fast() noexcept(std::is_nothrow_move_constructible_v<T>) {
     T* p = buf + (head & mask);
     T v(std::move(*p));
     p->~T();
     ++head;
     ++send_limit;
+    return v;
+  }
+  T pop() noexcept(std::is_nothrow_move_constructible_v<T>) {
+    T v = pop_fast();
     if (rx_slow) [[unlikely]]
       admit_sender();
     return v;
@@ -161,9 +181,7 @@ class Sender {
   Result<void, SendError<T>> try_send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     State* s = s_;
     if (s->send_fast()) [[likely]] {
-      // Room, receiver alive and nobody to wake: tx_slow is known false here.
-      ::new (static_cast<void*>(s->buf + (s->tail & s->mask))) T(std::move(v));
-      ++s->tail;
+      s->push_fast(std::move(v));
       return {};
     }
     if (!s->rx_alive) return err(SendError<T>{SendErrc::Closed, std::move(v)});
@@ -186,8 +204,7 @@ class Sender {
     }
     bool await_ready() noexcept {
       if (s_->send_fast()) [[likely]] {  // room and no one to wake (see try_send)
-        ::new (static_cast<void*>(s_->buf + (s_->tail & s_->mask))) T(std::move(value_));
-        ++s_->tail;
+        s_->push_fast(std::move(value_));
         w_.status = Waiter::St::Sent;
         return true;
       }
@@ -208,7 +225,7 @@ class Sender {
       w_.task->leaf = h;
       w_.value = &value_;
       s_->send_waiters.push_back(&w_);
-      s_->rx_slow = true;
+      s_->set_rx_slow(true);
     }
     Result<void, SendError<T>> await_resume() noexcept(std::is_nothrow_move_constructible_v<T>) {
       if (w_.status == Waiter::St::Sent) return {};
@@ -268,6 +285,8 @@ class Receiver {
   // Non-blocking: Empty while senders live, Closed once they are all gone and it is drained.
   Result<T, RecvError> try_recv() noexcept(std::is_nothrow_move_constructible_v<T>) {
     State* s = s_;
+    if (s->recv_fast()) [[likely]]
+      return s->pop_fast();
     if (s->empty()) {
       return err(s->senders == 0 ? RecvError::Closed : RecvError::Empty);
     }
