@@ -10,6 +10,7 @@ namespace sluice {
 enum class ChannelError : uint8_t {
   ZeroCapacity,      // capacity 0: a channel that can never carry anything
   CapacityTooLarge,  // more than 2^31 slots
+  OutOfMemory,       // the ring's memory could not be allocated (e.g. on the chosen NUMA node)
 };
 
 enum class SendErrc : uint8_t {
@@ -30,7 +31,15 @@ enum class RecvError : uint8_t {
 };
 
 inline const char* to_string(ChannelError e) noexcept {
-  return e == ChannelError::ZeroCapacity ? "zero capacity" : "capacity too large";
+  switch (e) {
+    case ChannelError::ZeroCapacity:
+      return "zero capacity";
+    case ChannelError::CapacityTooLarge:
+      return "capacity too large";
+    case ChannelError::OutOfMemory:
+      return "out of memory";
+  }
+  return "unknown";
 }
 inline const char* to_string(SendErrc e) noexcept {
   return e == SendErrc::Full ? "full" : "closed";

@@ -2,6 +2,8 @@
 // runtime; no lost wake over many rounds (watchdog); aborting a task whose wake is in flight.
 #include <gtest/gtest.h>
 
+#include "../common/watchdog.hpp"
+
 #include <sluice/sluice.hpp>
 
 #include <atomic>
@@ -14,35 +16,7 @@ using namespace sluice;
 using namespace std::chrono_literals;
 
 namespace {
-// Fails the test (exits the process with a message) instead of hanging when progress stops.
-class Watchdog {
- public:
-  explicit Watchdog(std::chrono::seconds limit, const std::atomic<long>* progress)
-      : t_([this, limit, progress] {
-          long last = -1;
-          auto since = std::chrono::steady_clock::now();
-          while (!stop_.load()) {
-            std::this_thread::sleep_for(10ms);
-            long p = progress->load();
-            if (p != last) {
-              last = p;
-              since = std::chrono::steady_clock::now();
-            } else if (std::chrono::steady_clock::now() - since > limit) {
-              ADD_FAILURE() << "watchdog: no progress at " << p;
-              std::fprintf(stderr, "watchdog: stalled at %ld\n", p);
-              std::_Exit(3);
-            }
-          }
-        }) {}
-  ~Watchdog() {
-    stop_ = true;
-    t_.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::thread t_;
-};
+using test::Watchdog;
 
 class RemoteWake : public ::testing::TestWithParam<IdlePolicy> {};
 }  // namespace

@@ -1,0 +1,138 @@
+// RingCore<T>: the consumer half shared by SpscRing and MpscRing, plus slot memory.
+//
+// Protocol (both rings): position p lives in slot p & mask. A producer that owns position p
+// constructs the value in the slot, then stores seq = p + 1 (release). The consumer at head h
+// polls slot h's seq (acquire); seq == h + 1 means ready. The consumer never writes a slot:
+// it publishes how far it has read by storing head (release), which producers read (acquire)
+// only when their cached copy says the ring looks full. Stale seq values from earlier laps
+// (p - k*cap + 1) never equal h + 1, so slots need no reset.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "../ring_memory.hpp"
+#include "ring_slot.hpp"
+
+namespace sluice::detail {
+
+template <class T>
+class RingCore {
+ public:
+  using value_type = T;
+  using Slot = RingSlot<T>;
+  static constexpr bool kNothrowMove = std::is_nothrow_move_constructible_v<T>;
+
+  RingCore(const RingCore&) = delete;
+  RingCore& operator=(const RingCore&) = delete;
+
+  // ---- consumer (one thread at a time) ----
+
+  // Moves the oldest value into `out`. False when nothing is ready.
+  bool try_pop(T& out) noexcept(kNothrowMove&& std::is_nothrow_move_assignable_v<T>) {
+    const uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write it
+    Slot& s = cslots_[h & cmask_];
+    // acquire: pairs with the producer's release store of seq; the value is visible after it.
+    if (s.seq.load(std::memory_order_acquire) != h + 1) return false;
+    T* p = s.ptr();
+    out = std::move(*p);
+    p->~T();
+    // release: our read of the slot happens-before a producer reuses it a lap later.
+    head_.store(h + 1, std::memory_order_release);
+    return true;
+  }
+
+  std::optional<T> try_pop() noexcept(kNothrowMove) {
+    const uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write it
+    Slot& s = cslots_[h & cmask_];
+    // acquire: see try_pop(T&).
+    if (s.seq.load(std::memory_order_acquire) != h + 1) return std::nullopt;
+    T* p = s.ptr();
+    std::optional<T> v(std::move(*p));
+    p->~T();
+    head_.store(h + 1, std::memory_order_release);  // release: see try_pop(T&)
+    return v;
+  }
+
+  // Calls f(T&) on up to `max` ready values in order, destroys each, then publishes the new
+  // head once: one store for the whole batch. Returns how many were consumed. f must not throw
+  // (a throw here would leave a value half-consumed, so it terminates instead).
+  template <class F>
+  std::size_t consume(F&& f, std::size_t max = SIZE_MAX) noexcept {
+    const uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write it
+    std::size_t k = 0;
+    while (k < max) {
+      Slot& s = cslots_[(h + k) & cmask_];
+      // acquire: pairs with the producer's release store of seq.
+      if (s.seq.load(std::memory_order_acquire) != h + k + 1) break;
+      T* p = s.ptr();
+      f(*p);
+      p->~T();
+      ++k;
+    }
+    // release: every read above happens-before the producers reuse these slots.
+    if (k != 0) head_.store(h + k, std::memory_order_release);
+    return k;
+  }
+
+  // Moves up to n ready values into out[0..k) with one head publication. Returns k.
+  std::size_t try_pop_n(T* out, std::size_t n) noexcept {
+    return consume([&out](T& v) { *out++ = std::move(v); }, n);
+  }
+
+  // Consumer's view: nothing ready at the head.
+  bool empty() const noexcept {
+    const uint64_t h = head_.load(std::memory_order_relaxed);
+    // acquire: a caller that sees "not empty" may go on to read the value.
+    return cslots_[h & cmask_].seq.load(std::memory_order_acquire) != h + 1;
+  }
+
+  std::size_t capacity() const noexcept { return static_cast<std::size_t>(cap_); }
+
+ protected:
+  static Slot* alloc_slots(uint64_t cap, const RingMemory& mem) noexcept {
+    void* p = mem.alloc(cap * sizeof(Slot), kFalseShareBytes);
+    if (p == nullptr) return nullptr;
+    Slot* s = static_cast<Slot*>(p);
+    for (uint64_t i = 0; i < cap; ++i) ::new (static_cast<void*>(s + i)) Slot;
+    return s;
+  }
+  static void free_slots(Slot* s, uint64_t cap, const RingMemory& mem) noexcept {
+    for (uint64_t i = 0; i < cap; ++i) s[i].~Slot();
+    mem.free(s, cap * sizeof(Slot), kFalseShareBytes);
+  }
+
+  RingCore(Slot* slots, uint64_t cap, RingMemory mem) noexcept
+      : cslots_(slots), cmask_(cap - 1), cap_(cap), mem_(mem) {}
+
+  // Values still queued are destroyed exactly once, in order.
+  ~RingCore() {
+    uint64_t h = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      Slot& s = cslots_[h & cmask_];
+      // acquire: the owner thread may differ from the last producer.
+      if (s.seq.load(std::memory_order_acquire) != h + 1) break;
+      s.ptr()->~T();
+      ++h;
+    }
+    free_slots(cslots_, cap_, mem_);
+  }
+
+  // The consumer's cache line. alignas(kFalseShareBytes): written on every pop; producers read
+  // it only on apparent full, so keep it away from their line.
+  alignas(kFalseShareBytes) std::atomic<uint64_t> head_{0};
+  Slot* const cslots_;
+  const uint64_t cmask_;
+  const uint64_t cap_;
+  const RingMemory mem_;
+};
+
+}  // namespace sluice::detail
