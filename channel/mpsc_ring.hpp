@@ -51,7 +51,7 @@ class MpscRing : public detail::RingCore<T> {
   bool try_emplace(A&&... a) noexcept(std::is_nothrow_constructible_v<T, A&&...>) {
     uint64_t t;
     if (claim(1, t) == 0) return false;
-    Slot& s = pslots_[t & pmask_];
+    Slot& s = pslots_[detail::slot_index(t, pmask_, pbits_)];
     ::new (static_cast<void*>(s.storage)) T(std::forward<A>(a)...);
     // release: the value is complete before the consumer can see seq == t + 1.
     s.seq.store(t + 1, std::memory_order_release);
@@ -64,7 +64,7 @@ class MpscRing : public detail::RingCore<T> {
     uint64_t t;
     const std::size_t k = claim(n, t);
     for (std::size_t i = 0; i < k; ++i) {
-      Slot& s = pslots_[(t + i) & pmask_];
+      Slot& s = pslots_[detail::slot_index((t + i), pmask_, pbits_)];
       ::new (static_cast<void*>(s.storage)) T(std::move(in[i]));
       // release: as in try_emplace (a plain store on x86).
       s.seq.store(t + i + 1, std::memory_order_release);
@@ -80,10 +80,16 @@ class MpscRing : public detail::RingCore<T> {
     return t > h ? static_cast<std::size_t>(t - h) : 0;
   }
 
- private:
+ protected:
+  // For the async channels' shared state, which embeds the ring (make() is the public way).
   MpscRing(Slot* slots, uint64_t cap, RingMemory mem) noexcept
-      : Core(slots, cap, mem), pslots_(slots), pmask_(cap - 1), pcap_(cap) {}
+      : Core(slots, cap, mem),
+        pslots_(slots),
+        pmask_(cap - 1),
+        pbits_(detail::mix_bits_for<T>(cap)),
+        pcap_(cap) {}
 
+ private:
   // Takes min(n, free room) positions starting at `first`. Returns how many (0 when full).
   std::size_t claim(std::size_t n, uint64_t& first) noexcept {
     // relaxed: the exchange below only arbitrates positions; the slot's availability is
@@ -127,6 +133,7 @@ class MpscRing : public detail::RingCore<T> {
   std::atomic<uint64_t> head_cache_{0};  // head as last seen by some producer; never ahead
   Slot* const pslots_;
   const uint64_t pmask_;
+  const unsigned pbits_;
   const uint64_t pcap_;
 };
 

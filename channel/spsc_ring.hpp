@@ -55,7 +55,7 @@ class SpscRing : public detail::RingCore<T> {
       head_cache_ = this->head_.load(std::memory_order_acquire);
       if (t - head_cache_ >= pcap_) return false;
     }
-    Slot& s = pslots_[t & pmask_];
+    Slot& s = pslots_[detail::slot_index(t, pmask_, pbits_)];
     ::new (static_cast<void*>(s.storage)) T(std::forward<A>(a)...);
     // release: the value is complete before the consumer can see seq == t + 1.
     s.seq.store(t + 1, std::memory_order_release);
@@ -75,7 +75,7 @@ class SpscRing : public detail::RingCore<T> {
     }
     const std::size_t k = n < room ? n : static_cast<std::size_t>(room);
     for (std::size_t i = 0; i < k; ++i) {
-      Slot& s = pslots_[(t + i) & pmask_];
+      Slot& s = pslots_[detail::slot_index((t + i), pmask_, pbits_)];
       ::new (static_cast<void*>(s.storage)) T(std::move(in[i]));
       // release: as in try_emplace (a plain store on x86: no fence per item).
       s.seq.store(t + i + 1, std::memory_order_release);
@@ -92,16 +92,23 @@ class SpscRing : public detail::RingCore<T> {
     return t > h ? static_cast<std::size_t>(t - h) : 0;
   }
 
- private:
+ protected:
+  // For the async channels' shared state, which embeds the ring (make() is the public way).
   SpscRing(Slot* slots, uint64_t cap, RingMemory mem) noexcept
-      : Core(slots, cap, mem), pslots_(slots), pmask_(cap - 1), pcap_(cap) {}
+      : Core(slots, cap, mem),
+        pslots_(slots),
+        pmask_(cap - 1),
+        pbits_(detail::mix_bits_for<T>(cap)),
+        pcap_(cap) {}
 
+ private:
   // The producer's line. alignas(kFalseShareBytes): written on every push, never read by the
   // consumer's hot path.
   alignas(kFalseShareBytes) uint64_t tail_ = 0;
   uint64_t head_cache_ = 0;  // the consumer's head as last seen; never ahead of the real one
   Slot* const pslots_;
   const uint64_t pmask_;
+  const unsigned pbits_;
   const uint64_t pcap_;
   std::atomic<uint64_t> tail_pub_{0};
 };

@@ -24,16 +24,16 @@ const char* to_string(TopologyError e) noexcept {
 }
 
 Result<void, TopologyError> pin_current_thread(unsigned cpu) noexcept {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
+  // No pre-check against this thread's current mask: a thread created by a pinned thread
+  // inherits that one CPU and must still be able to move. The kernel says EINVAL when the CPU
+  // does not exist, is offline, or is outside the cgroup's cpuset.
   if (cpu >= CPU_SETSIZE) return err(TopologyError::BadCpu);
-  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return err(TopologyError::PinFailed);
-  if (!CPU_ISSET(cpu, &allowed)) return err(TopologyError::BadCpu);
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
-  if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) != 0)
-    return err(TopologyError::PinFailed);
+  const int rc = pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+  if (rc == EINVAL) return err(TopologyError::BadCpu);
+  if (rc != 0) return err(TopologyError::PinFailed);
   return {};
 }
 

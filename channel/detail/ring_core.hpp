@@ -39,7 +39,7 @@ class RingCore {
   // Moves the oldest value into `out`. False when nothing is ready.
   bool try_pop(T& out) noexcept(kNothrowMove&& std::is_nothrow_move_assignable_v<T>) {
     const uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write it
-    Slot& s = cslots_[h & cmask_];
+    Slot& s = cslots_[detail::slot_index(h, cmask_, cbits_)];
     // acquire: pairs with the producer's release store of seq; the value is visible after it.
     if (s.seq.load(std::memory_order_acquire) != h + 1) return false;
     T* p = s.ptr();
@@ -52,7 +52,7 @@ class RingCore {
 
   std::optional<T> try_pop() noexcept(kNothrowMove) {
     const uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write it
-    Slot& s = cslots_[h & cmask_];
+    Slot& s = cslots_[detail::slot_index(h, cmask_, cbits_)];
     // acquire: see try_pop(T&).
     if (s.seq.load(std::memory_order_acquire) != h + 1) return std::nullopt;
     T* p = s.ptr();
@@ -70,7 +70,7 @@ class RingCore {
     const uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write it
     std::size_t k = 0;
     while (k < max) {
-      Slot& s = cslots_[(h + k) & cmask_];
+      Slot& s = cslots_[detail::slot_index((h + k), cmask_, cbits_)];
       // acquire: pairs with the producer's release store of seq.
       if (s.seq.load(std::memory_order_acquire) != h + k + 1) break;
       T* p = s.ptr();
@@ -92,7 +92,8 @@ class RingCore {
   bool empty() const noexcept {
     const uint64_t h = head_.load(std::memory_order_relaxed);
     // acquire: a caller that sees "not empty" may go on to read the value.
-    return cslots_[h & cmask_].seq.load(std::memory_order_acquire) != h + 1;
+    return cslots_[detail::slot_index(h, cmask_, cbits_)].seq.load(std::memory_order_acquire) !=
+           h + 1;
   }
 
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(cap_); }
@@ -111,13 +112,13 @@ class RingCore {
   }
 
   RingCore(Slot* slots, uint64_t cap, RingMemory mem) noexcept
-      : cslots_(slots), cmask_(cap - 1), cap_(cap), mem_(mem) {}
+      : cslots_(slots), cmask_(cap - 1), cbits_(mix_bits_for<T>(cap)), cap_(cap), mem_(mem) {}
 
   // Values still queued are destroyed exactly once, in order.
   ~RingCore() {
     uint64_t h = head_.load(std::memory_order_relaxed);
     for (;;) {
-      Slot& s = cslots_[h & cmask_];
+      Slot& s = cslots_[detail::slot_index(h, cmask_, cbits_)];
       // acquire: the owner thread may differ from the last producer.
       if (s.seq.load(std::memory_order_acquire) != h + 1) break;
       s.ptr()->~T();
@@ -131,6 +132,7 @@ class RingCore {
   alignas(kFalseShareBytes) std::atomic<uint64_t> head_{0};
   Slot* const cslots_;
   const uint64_t cmask_;
+  const unsigned cbits_;
   const uint64_t cap_;
   const RingMemory mem_;
 };

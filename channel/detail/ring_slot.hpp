@@ -34,6 +34,31 @@ struct alignas(kSlotAlign<T>) RingSlot : SlotBody<T> {
   T* ptr() noexcept { return std::launder(reinterpret_cast<T*>(this->storage)); }
 };
 
+// Spreading consecutive positions over different cache lines: position bits [0, b) and
+// [b, 2b) swap, where 2^b slots share a line. The producer writing p + 1 then does not
+// invalidate the line the consumer is reading p from. Off (b = 0) for rings smaller than
+// (2^b)^2 slots, where the swap would leave the ring.
+template <class T>
+inline constexpr unsigned kMixBits =
+    sizeof(RingSlot<T>) >= 64 ? 0u
+                              : static_cast<unsigned>(std::countr_zero(64 / sizeof(RingSlot<T>)));
+
+template <class T>
+constexpr unsigned mix_bits_for(uint64_t cap) noexcept {
+#ifdef SLUICE_RING_NO_MIX
+  (void)cap;
+  return 0;
+#else
+  return cap >= (uint64_t{1} << (2 * kMixBits<T>)) ? kMixBits<T> : 0u;
+#endif
+}
+
+inline uint64_t slot_index(uint64_t pos, uint64_t mask, unsigned bits) noexcept {
+  const uint64_t i = pos & mask;
+  const uint64_t mix = (i ^ (i >> bits)) & ((uint64_t{1} << bits) - 1);
+  return i ^ mix ^ (mix << bits);
+}
+
 inline constexpr std::size_t kMaxRingCapacity = std::size_t{1} << 31;
 
 // Rounds up to a power of two; 0 and more than 2^31 are errors.

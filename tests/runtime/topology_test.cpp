@@ -47,6 +47,25 @@ TEST(Topology, PinsTheCallingThread) {
   }
 }
 
+// A thread started by a pinned thread inherits its single CPU and must still be able to move.
+TEST(Topology, ThreadOfAPinnedThreadCanMove) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs 2 CPUs";
+  auto t = Topology::load();
+  ASSERT_TRUE(t.has_value());
+  ASSERT_GE((*t)->cpus().size(), 2u);
+  const unsigned a = (*t)->cpus()[0].cpu, b = (*t)->cpus()[1].cpu;
+  std::thread outer([&] {
+    ASSERT_TRUE(pin_current_thread(a).has_value());
+    std::thread inner([&] {
+      auto r = pin_current_thread(b);
+      ASSERT_TRUE(r.has_value()) << to_string(r.error());
+      EXPECT_EQ(current_cpu(), static_cast<int>(b));
+    });
+    inner.join();
+  });
+  outer.join();
+}
+
 TEST(Topology, BadCpuIsAnErrorValue) {
   EXPECT_EQ(pin_current_thread(1u << 20).error(), TopologyError::BadCpu);
   EXPECT_EQ(pin_current_thread(CPU_SETSIZE - 1).error(), TopologyError::BadCpu);

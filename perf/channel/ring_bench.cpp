@@ -1,0 +1,387 @@
+// sluice_ring_bench: cross-thread rings against the hardware floor and the best peers, all in
+// one run with the same pinning (benchmark thread on CPU 0, helper thread on CPU 1).
+//
+// Shapes (names are fixed so results compare over time):
+//  *_rtt            one message there and back per iteration (ping ring + pong ring)
+//  *_throughput*    10^7 u64 from a producer on CPU 1 to the consumer on CPU 0 per iteration;
+//                   manual time from "go" to the last pop; items_per_second is the figure
+//  *_try_send_recv  one push + one pop on the same thread
+// Every queue spins with the same pause instruction while full/empty, as atomic_queue does.
+#include <benchmark/benchmark.h>
+#include <sluice/sluice.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <atomic_queue/atomic_queue.h>
+#include <boost/lockfree/spsc_queue.hpp>
+#include <concurrentqueue/concurrentqueue.h>
+#include <readerwriterqueue/readerwriterqueue.h>
+
+using namespace sluice;
+
+namespace {
+
+constexpr std::size_t kCap = 65536;        // same capacity for every queue
+constexpr uint64_t kMessages = 10'000'000;  // per throughput iteration
+constexpr uint64_t kStop = ~uint64_t{0};    // RTT helper exits on this value
+
+inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
+
+bool pin_or_skip(benchmark::State& st, unsigned cpu) {
+  if (auto r = pin_current_thread(cpu); !r) {
+    st.SkipWithError(to_string(r.error()));
+    return false;
+  }
+  return true;
+}
+
+// ---- adapters: push/pop that spin while full/empty ----
+
+struct SluiceSpsc {
+  std::unique_ptr<SpscRing<uint64_t>> r = std::move(*SpscRing<uint64_t>::make(kCap));
+  void push(uint64_t v) noexcept {
+    while (!r->try_push(v)) cpu_relax();
+  }
+  uint64_t pop() noexcept {
+    uint64_t v;
+    while (!r->try_pop(v)) cpu_relax();
+    return v;
+  }
+};
+struct SluiceMpsc {
+  std::unique_ptr<MpscRing<uint64_t>> r = std::move(*MpscRing<uint64_t>::make(kCap));
+  void push(uint64_t v) noexcept {
+    while (!r->try_push(v)) cpu_relax();
+  }
+  uint64_t pop() noexcept {
+    uint64_t v;
+    while (!r->try_pop(v)) cpu_relax();
+    return v;
+  }
+};
+// atomic_queue in its fastest ("optimist") form: push/pop that wait on the slot itself. NIL is
+// 0, so every benchmark sends values >= 1.
+template <bool kSpsc>
+struct AtomicQ {
+  using Q = atomic_queue::AtomicQueue<uint64_t, kCap, uint64_t{0}, true, true, false, kSpsc>;
+  std::unique_ptr<Q> q = std::make_unique<Q>();
+  void push(uint64_t v) noexcept { q->push(v); }
+  uint64_t pop() noexcept { return q->pop(); }
+};
+struct MoodyRwq {
+  moodycamel::ReaderWriterQueue<uint64_t> q{kCap};
+  void push(uint64_t v) noexcept {
+    while (!q.try_enqueue(v)) cpu_relax();
+  }
+  uint64_t pop() noexcept {
+    uint64_t v;
+    while (!q.try_dequeue(v)) cpu_relax();
+    return v;
+  }
+};
+struct BoostSpsc {
+  std::unique_ptr<boost::lockfree::spsc_queue<uint64_t, boost::lockfree::capacity<kCap>>> q =
+      std::make_unique<boost::lockfree::spsc_queue<uint64_t, boost::lockfree::capacity<kCap>>>();
+  void push(uint64_t v) noexcept {
+    while (!q->push(v)) cpu_relax();
+  }
+  uint64_t pop() noexcept {
+    uint64_t v;
+    while (!q->pop(v)) cpu_relax();
+    return v;
+  }
+};
+
+// ---- the floor: one cache line bounced between two pinned threads ----
+
+void BM_spin_floor_rtt(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  // alignas(128): the line being bounced shares nothing with anything else.
+  struct alignas(128) Line {
+    std::atomic<uint64_t> v{0};
+  };
+  auto line = std::make_unique<Line>();
+  std::thread helper([&] {
+    (void)pin_current_thread(1);
+    uint64_t expect = 1;
+    for (;;) {
+      uint64_t x;
+      // acquire/release: a real hand-off, as a queue's would be.
+      while ((x = line->v.load(std::memory_order_acquire)) != expect && x != kStop) cpu_relax();
+      if (x == kStop) return;
+      line->v.store(expect + 1, std::memory_order_release);
+      expect += 2;
+    }
+  });
+  uint64_t next = 1;
+  for (auto _ : st) {
+    line->v.store(next, std::memory_order_release);
+    while (line->v.load(std::memory_order_acquire) != next + 1) cpu_relax();
+    next += 2;
+  }
+  line->v.store(kStop, std::memory_order_release);
+  helper.join();
+}
+
+// ---- round trip: ping queue there, pong queue back ----
+
+template <class Q>
+void rtt(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  auto ping = std::make_unique<Q>();
+  auto pong = std::make_unique<Q>();
+  std::thread helper([&] {
+    (void)pin_current_thread(1);
+    for (;;) {
+      uint64_t v = ping->pop();
+      if (v == kStop) return;
+      pong->push(v);
+    }
+  });
+  uint64_t i = 1;
+  for (auto _ : st) {
+    ping->push(i);
+    uint64_t v = pong->pop();
+    if (v != i) st.SkipWithError("round trip returned the wrong value");
+    ++i;
+  }
+  ping->push(kStop);
+  helper.join();
+}
+
+// ---- throughput: 10^7 values from CPU 1 to CPU 0, checked ----
+
+template <class Q>
+void throughput(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  for (auto _ : st) {
+    auto q = std::make_unique<Q>();
+    std::atomic<bool> go{false};
+    std::thread producer([&] {
+      (void)pin_current_thread(1);
+      while (!go.load(std::memory_order_acquire)) cpu_relax();
+      for (uint64_t i = 1; i <= kMessages; ++i) q->push(i);
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    go.store(true, std::memory_order_release);
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < kMessages; ++i) sum += q->pop();
+    auto t1 = std::chrono::steady_clock::now();
+    producer.join();
+    if (sum != kMessages * (kMessages + 1) / 2) st.SkipWithError("lost or duplicated values");
+    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
+}
+
+// Our consumer's batch form: consume() publishes the head once per batch.
+template <class Ring>
+void throughput_batch(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  for (auto _ : st) {
+    auto r = std::move(*Ring::make(kCap));
+    std::atomic<bool> go{false};
+    std::thread producer([&] {
+      (void)pin_current_thread(1);
+      while (!go.load(std::memory_order_acquire)) cpu_relax();
+      for (uint64_t i = 1; i <= kMessages; ++i)
+        while (!r->try_push(i)) cpu_relax();
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    go.store(true, std::memory_order_release);
+    uint64_t sum = 0, got = 0;
+    while (got < kMessages) {
+      std::size_t k = r->consume([&](uint64_t& v) { sum += v; }, 256);
+      if (k == 0) cpu_relax();
+      got += k;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    producer.join();
+    if (sum != kMessages * (kMessages + 1) / 2) st.SkipWithError("lost or duplicated values");
+    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
+}
+
+// ConcurrentQueue the way it is fastest: a producer token and bulk dequeue with a consumer token.
+void BM_moodycamel_cq_throughput_1p(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  for (auto _ : st) {
+    auto q = std::make_unique<moodycamel::ConcurrentQueue<uint64_t>>(kCap);
+    std::atomic<bool> go{false};
+    std::thread producer([&] {
+      (void)pin_current_thread(1);
+      moodycamel::ProducerToken tok(*q);
+      while (!go.load(std::memory_order_acquire)) cpu_relax();
+      for (uint64_t i = 1; i <= kMessages; ++i)
+        while (!q->try_enqueue(tok, i)) cpu_relax();
+    });
+    moodycamel::ConsumerToken ctok(*q);
+    uint64_t buf[256];
+    auto t0 = std::chrono::steady_clock::now();
+    go.store(true, std::memory_order_release);
+    uint64_t sum = 0, got = 0;
+    while (got < kMessages) {
+      std::size_t k = q->try_dequeue_bulk(ctok, buf, 256);
+      if (k == 0) cpu_relax();
+      for (std::size_t j = 0; j < k; ++j) sum += buf[j];
+      got += k;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    producer.join();
+    if (sum != kMessages * (kMessages + 1) / 2) st.SkipWithError("lost or duplicated values");
+    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
+}
+
+// Two producers on CPUs 1 and 2, consumer on CPU 0 (registered only with >= 3 CPUs).
+void BM_mpsc_throughput_2p(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  for (auto _ : st) {
+    auto r = std::move(*MpscRing<uint64_t>::make(kCap));
+    std::atomic<bool> go{false};
+    std::vector<std::thread> producers;
+    for (unsigned p = 0; p < 2; ++p) {
+      producers.emplace_back([&, p] {
+        (void)pin_current_thread(1 + p);
+        while (!go.load(std::memory_order_acquire)) cpu_relax();
+        for (uint64_t i = 1; i <= kMessages / 2; ++i)
+          while (!r->try_push(i)) cpu_relax();
+      });
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    go.store(true, std::memory_order_release);
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < kMessages; ++i) {
+      uint64_t v;
+      while (!r->try_pop(v)) cpu_relax();
+      sum += v;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    for (auto& t : producers) t.join();
+    const uint64_t half = kMessages / 2;
+    if (sum != half * (half + 1)) st.SkipWithError("lost or duplicated values");
+    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
+}
+
+// ---- same thread: one push and one pop ----
+
+template <class Ring>
+void try_pair(benchmark::State& st) {
+  auto r = std::move(*Ring::make(1024));
+  uint64_t i = 0, sum = 0;
+  for (auto _ : st) {
+    (void)r->try_push(i++);
+    uint64_t v = 0;
+    (void)r->try_pop(v);
+    sum += v;
+  }
+  benchmark::DoNotOptimize(sum);
+}
+
+// ---- a plain thread wakes a task on a runtime (CPU 1), which answers back ----
+
+void wake_rtt(benchmark::State& st, IdlePolicy policy) {
+  if (!pin_or_skip(st, 0)) return;
+  Notify to_task;
+  // alignas(128): the answer line is written by the runtime thread, polled by this one.
+  struct alignas(128) Answer {
+    std::atomic<uint64_t> v{0};
+  };
+  auto answer = std::make_unique<Answer>();
+  std::atomic<bool> stop{false};
+  std::thread rt_thread([&] {
+    (void)pin_current_thread(1);
+    RuntimeConfig cfg;
+    cfg.idle = policy;
+    Runtime rt(cfg);
+    rt.block_on([&]() -> Task<> {
+      uint64_t n = 0;
+      for (;;) {
+        co_await to_task.wait();
+        // acquire: pairs with the release store of stop below.
+        if (stop.load(std::memory_order_acquire)) co_return;
+        answer->v.store(++n, std::memory_order_release);  // release: the reply
+      }
+    }());
+  });
+  uint64_t n = 0;
+  for (auto _ : st) {
+    to_task.notify();
+    ++n;
+    while (answer->v.load(std::memory_order_acquire) != n) cpu_relax();
+  }
+  stop.store(true, std::memory_order_release);
+  to_task.notify();
+  rt_thread.join();
+}
+
+void BM_wake_busy_rtt(benchmark::State& st) { wake_rtt(st, IdlePolicy::busy_poll()); }
+void BM_wake_parked_rtt(benchmark::State& st) { wake_rtt(st, IdlePolicy::park()); }
+
+void BM_spsc_rtt(benchmark::State& st) { rtt<SluiceSpsc>(st); }
+void BM_mpsc_rtt(benchmark::State& st) { rtt<SluiceMpsc>(st); }
+void BM_atomic_queue_rtt(benchmark::State& st) { rtt<AtomicQ<true>>(st); }
+void BM_moodycamel_rwq_rtt(benchmark::State& st) { rtt<MoodyRwq>(st); }
+void BM_boost_spsc_rtt(benchmark::State& st) { rtt<BoostSpsc>(st); }
+
+void BM_spsc_throughput(benchmark::State& st) { throughput<SluiceSpsc>(st); }
+void BM_spsc_throughput_batch(benchmark::State& st) {
+  throughput_batch<SpscRing<uint64_t>>(st);
+}
+void BM_mpsc_throughput_1p(benchmark::State& st) { throughput<SluiceMpsc>(st); }
+void BM_mpsc_throughput_1p_batch(benchmark::State& st) {
+  throughput_batch<MpscRing<uint64_t>>(st);
+}
+void BM_atomic_queue_throughput(benchmark::State& st) { throughput<AtomicQ<true>>(st); }
+void BM_atomic_queue_mp_throughput_1p(benchmark::State& st) { throughput<AtomicQ<false>>(st); }
+void BM_moodycamel_rwq_throughput(benchmark::State& st) { throughput<MoodyRwq>(st); }
+void BM_boost_spsc_throughput(benchmark::State& st) { throughput<BoostSpsc>(st); }
+
+void BM_spsc_try_send_recv(benchmark::State& st) { try_pair<SpscRing<uint64_t>>(st); }
+void BM_mpsc_try_send_recv(benchmark::State& st) { try_pair<MpscRing<uint64_t>>(st); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  auto tput = [](const char* name, void (*fn)(benchmark::State&)) {
+    benchmark::RegisterBenchmark(name, fn)->UseManualTime()->Iterations(1)->Unit(
+        benchmark::kMillisecond);
+  };
+  benchmark::RegisterBenchmark("BM_spin_floor_rtt", BM_spin_floor_rtt);
+  benchmark::RegisterBenchmark("BM_spsc_rtt", BM_spsc_rtt);
+  benchmark::RegisterBenchmark("BM_mpsc_rtt", BM_mpsc_rtt);
+  benchmark::RegisterBenchmark("BM_atomic_queue_rtt", BM_atomic_queue_rtt);
+  benchmark::RegisterBenchmark("BM_moodycamel_rwq_rtt", BM_moodycamel_rwq_rtt);
+  benchmark::RegisterBenchmark("BM_boost_spsc_rtt", BM_boost_spsc_rtt);
+  tput("BM_spsc_throughput", BM_spsc_throughput);
+  tput("BM_spsc_throughput_batch", BM_spsc_throughput_batch);
+  tput("BM_atomic_queue_throughput", BM_atomic_queue_throughput);
+  tput("BM_moodycamel_rwq_throughput", BM_moodycamel_rwq_throughput);
+  tput("BM_boost_spsc_throughput", BM_boost_spsc_throughput);
+  tput("BM_mpsc_throughput_1p", BM_mpsc_throughput_1p);
+  tput("BM_mpsc_throughput_1p_batch", BM_mpsc_throughput_1p_batch);
+  tput("BM_atomic_queue_mp_throughput_1p", BM_atomic_queue_mp_throughput_1p);
+  tput("BM_moodycamel_cq_throughput_1p", BM_moodycamel_cq_throughput_1p);
+  if (std::thread::hardware_concurrency() >= 3)
+    tput("BM_mpsc_throughput_2p", BM_mpsc_throughput_2p);
+  else
+    std::fprintf(stderr, "BM_mpsc_throughput_2p skipped: needs 3 CPUs, this machine has %u\n",
+                 std::thread::hardware_concurrency());
+  benchmark::RegisterBenchmark("BM_spsc_try_send_recv", BM_spsc_try_send_recv);
+  benchmark::RegisterBenchmark("BM_mpsc_try_send_recv", BM_mpsc_try_send_recv);
+  benchmark::RegisterBenchmark("BM_wake_busy_rtt", BM_wake_busy_rtt);
+  benchmark::RegisterBenchmark("BM_wake_parked_rtt", BM_wake_parked_rtt);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
