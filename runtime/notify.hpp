@@ -61,14 +61,14 @@ class Notify {
     bool await_suspend(std::coroutine_handle<> h) noexcept {
       me = detail::tl_ctx.current;
       me->leaf = h;
-      me->flags |= detail::kRemoteArmed;
+      Runtime::arm_remote(me);
       uintptr_t expected = kIdle;
       // seq_cst: registration vs. notify's load is a store-then-load handshake.
       if (n->state_.compare_exchange_strong(expected, reinterpret_cast<uintptr_t>(me),
                                             std::memory_order_seq_cst, std::memory_order_acquire))
         return true;
       // A permit arrived meanwhile (only one waiter may wait, so it is not another task).
-      me->flags &= ~detail::kRemoteArmed;
+      Runtime::disarm_remote(me);
       me = nullptr;
       n->try_acquire();
       return false;
@@ -81,7 +81,7 @@ class Notify {
       // acquire: on failure, a notifier claimed us; its inbox push is on its way.
       if (n->state_.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel,
                                             std::memory_order_acquire))
-        me->flags &= ~detail::kRemoteArmed;
+        Runtime::disarm_remote(me);
       // else: kRemoteArmed stays set; the frame's memory is freed when the inbox delivers.
     }
   };

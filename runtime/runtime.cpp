@@ -39,10 +39,16 @@ Runtime::~Runtime() {
     t->flags |= detail::kDone | detail::kAborted;
     t->handle().destroy();
   }
-  // Claims of cross-thread wakes that already arrived: release the frames they kept alive.
-  // (A notifier still running after this point would be a use-after-free: runtimes must
-  // outlive the threads that wake them.)
-  drain_inbox();
+  // Claims of cross-thread wakes: release the frames they kept alive. A waker that claimed a
+  // task (it stays armed) may still be on its way, or may still be writing our eventfd after
+  // its push: wait for both, so a channel closed by another thread while this runtime goes
+  // away never touches freed memory. Every armed task left here was claimed, so this ends.
+  for (;;) {
+    drain_inbox();
+    // acquire: pairs with wake_remote's release decrement.
+    if (armed_ == 0 && remote_refs_.load(std::memory_order_acquire) == 0) break;
+    __builtin_ia32_pause();
+  }
   while (detail::TaskHeader* t = ready_head_) {
     ready_head_ = t->next;
     t->flags &= ~detail::kQueued;
@@ -121,7 +127,7 @@ void Runtime::poll_events() noexcept {
 void Runtime::drain_inbox() noexcept {
   while (detail::InboxNode* n = inbox_.pop()) {
     auto* t = static_cast<detail::TaskHeader*>(n);
-    t->flags &= ~detail::kRemoteArmed;
+    disarm_remote(t);
     ++counters_.remote_wakes;
     if (t->flags & detail::kDead) {
       if (!(t->flags & detail::kQueued)) release_frame(t);

@@ -102,14 +102,30 @@ class Runtime {
     ++counters_.local_wakes;
   }
 
-  // Any thread: wake `t` (which must be armed with kRemoteArmed by its owner) through its
-  // runtime's inbox; writes the runtime's eventfd only if it announced it is parking.
+  // Owner thread: `t` may now be held by a waker on another thread (Notify, cross-thread
+  // channels). Its memory, and this runtime, stay alive until the inbox delivers the claim or
+  // the owner takes the registration back with disarm_remote.
+  static void arm_remote(detail::TaskHeader* t) noexcept {
+    t->flags |= detail::kRemoteArmed;
+    ++t->rt->armed_;
+  }
+  static void disarm_remote(detail::TaskHeader* t) noexcept {
+    t->flags &= ~detail::kRemoteArmed;
+    --t->rt->armed_;
+  }
+
+  // Any thread: wake `t` (armed by its owner, and claimed by the caller) through its runtime's
+  // inbox; writes the runtime's eventfd only if it announced it is parking.
   static void wake_remote(detail::TaskHeader* t) noexcept {
     Runtime* rt = t->rt;  // read first: once t is in the inbox its memory may be reclaimed
+    // relaxed: the push below (release) orders it before the owner can see the claim; the
+    // runtime's destructor waits for this count to drop before freeing what we touch next.
+    rt->remote_refs_.fetch_add(1, std::memory_order_relaxed);
     rt->inbox_.push(t);
     // seq_cst: pairs with the parker's seq_cst store of parked_ (store-then-load on both sides:
     // either the parker sees our push, or we see its parked_ == true).
     if (rt->parked_.load(std::memory_order_seq_cst)) rt->unpark();
+    rt->remote_refs_.fetch_sub(1, std::memory_order_release);  // release: our last touch of rt
   }
 
   void add_timer(TimerEntry* e) noexcept { timers_.insert(e); }
@@ -172,8 +188,10 @@ class Runtime {
   uint64_t efd_buf_ = 0;
 
   detail::Inbox inbox_;
+  std::size_t armed_ = 0;  // tasks flagged kRemoteArmed (owner thread only)
   // alignas(64): written by parker and wakers; keep it apart from the owner's hot fields.
   alignas(64) std::atomic<bool> parked_{false};
+  std::atomic<uint32_t> remote_refs_{0};  // wake_remote calls still touching this runtime
 };
 
 // Handle to a spawned task. Await it for the result; destroying it detaches the task.

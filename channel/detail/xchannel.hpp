@@ -60,14 +60,14 @@ struct XState : Ring {
   // After a push: wake the receiver if it is parked.
   void after_push() noexcept {
     // seq_cst: publishing half of the handshake with XWaitAwaiter / recv_blocking.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    full_fence();
     if (rx_wait.any()) [[unlikely]]
       rx_wait.wake_one();
   }
   // After a pop: wake a parked sender, if any.
   void after_pop() noexcept {
     // seq_cst: as in after_push, for blocked senders.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    full_fence();
     if (tx_wait.any()) [[unlikely]]
       tx_wait.wake_one();
   }
@@ -108,13 +108,13 @@ struct XState : Ring {
   }
 
   void close_tx() noexcept {
-    tx_closed.store(true, std::memory_order_release);     // release: our pushes come first
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // seq_cst: as in after_push
+    tx_closed.store(true, std::memory_order_release);  // release: our pushes come first
+    full_fence();                                      // seq_cst: as in after_push
     rx_wait.wake_all();
   }
   void close_rx() noexcept {
-    rx_closed.store(true, std::memory_order_release);     // release: pairs with send_ready
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // seq_cst: as in after_pop
+    rx_closed.store(true, std::memory_order_release);  // release: pairs with send_ready
+    full_fence();                                      // seq_cst: as in after_pop
     tx_wait.wake_all();
   }
 };
@@ -248,7 +248,7 @@ class XSender {
         continue;
       }
       const uint32_t e = s_->tx_wait.add_thread();
-      std::atomic_thread_fence(std::memory_order_seq_cst);  // seq_cst: see xwait.hpp
+      full_fence();  // seq_cst: see xwait.hpp
       if (!s_->send_ready()) s_->tx_wait.wait_thread(e);
       s_->tx_wait.remove_thread();
     }
@@ -306,7 +306,7 @@ class XReceiver {
         continue;
       }
       const uint32_t e = s_->rx_wait.add_thread();
-      std::atomic_thread_fence(std::memory_order_seq_cst);  // seq_cst: see xwait.hpp
+      full_fence();  // seq_cst: see xwait.hpp
       if (!s_->recv_ready()) s_->rx_wait.wait_thread(e);
       s_->rx_wait.remove_thread();
     }

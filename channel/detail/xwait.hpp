@@ -22,6 +22,19 @@
 
 namespace sluice::detail {
 
+// The seq_cst fence of the handshake. GCC rejects std::atomic_thread_fence under
+// -fsanitize=thread, so TSan builds use a seq_cst read-modify-write on a thread-local word
+// instead: a full barrier on x86 (lock-prefixed), and thread-local so TSan sees no
+// synchronisation that would hide a real race.
+inline void full_fence() noexcept {
+#if defined(__SANITIZE_THREAD__)
+  static thread_local std::atomic<int> word{0};
+  word.fetch_add(0, std::memory_order_seq_cst);
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
 class XWaitQueue {
  public:
   struct Node {
@@ -38,7 +51,7 @@ class XWaitQueue {
 
   // Owner thread of `t`: park t (FIFO). The caller then fences and re-checks its condition.
   void add_task(Node* n, TaskHeader* t) noexcept {
-    t->flags |= kRemoteArmed;  // a waker may hold t from now on
+    Runtime::arm_remote(t);  // a waker may hold t from now on
     n->task = t;
     lock();
     n->prev = tail_;
@@ -63,7 +76,7 @@ class XWaitQueue {
       count_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: under the lock
     }
     unlock();
-    if (was) n->task->flags &= ~kRemoteArmed;
+    if (was) Runtime::disarm_remote(n->task);
     return was;
   }
 
@@ -182,7 +195,7 @@ class XWaitAwaiter {
     q_->add_task(&node_, me);
     // seq_cst: registration (store) before the re-check (load); pairs with the other side's
     // fence between its ring publication and its load of the queue's count.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    full_fence();
     if (ready_() && q_->remove_task(&node_)) return false;  // no need to sleep
     parked_ = true;  // wait for the wake (possibly already claimed and on its way)
     return true;

@@ -296,6 +296,26 @@ TYPED_TEST(XChan, LastValueBeforeCloseIsDelivered) {
   }
 }
 
+// The receiving runtime may finish and be destroyed while the closing sender is still inside
+// its wake (pushing to the inbox, writing the eventfd). The destructor waits for it; without
+// that, ASan reports a use-after-free of the (heap-allocated) runtime and TSan a race.
+TYPED_TEST(XChan, RuntimeDestroyedWhileTheCloserIsStillWaking) {
+  const int rounds = test::kSanitized ? 300 : 2000;
+  for (int round = 0; round < rounds; ++round) {
+    auto ch = std::move(*TypeParam::template make<int>(1));
+    auto rt = std::make_unique<Runtime>(cfg_for(End::park));
+    std::thread closer([tx = std::move(ch.tx)]() mutable {
+      std::this_thread::yield();
+      { auto gone = std::move(tx); }  // close: wakes the parked receiver
+    });
+    auto r =
+        rt->block_on([&]() -> Task<Result<int, RecvError>> { co_return co_await ch.rx.recv(); }());
+    ASSERT_EQ(r.error(), RecvError::Closed);
+    rt.reset();  // may race with the closer's wake_remote
+    closer.join();
+  }
+}
+
 // ---------------------------------------------------------------- abort / timeout
 
 TYPED_TEST(XChan, AbortTaskSuspendedInRecvThenChannelStillWorks) {
