@@ -6,10 +6,12 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 
 # Build: compiler, cmake, ninja, pkg-config. Runtime: liburing, hwloc. Tests: GoogleTest.
-# Perf: Google Benchmark, standalone Asio (libasio-dev coexists with libboost-dev;
-# libboost1.81-dev does not, so it is never installed here).
+# Perf: Google Benchmark and the peers measured in the same runs: standalone Asio, atomic_queue,
+# moodycamel ReaderWriterQueue and ConcurrentQueue, Boost.Lockfree (libboost-dev; never
+# libboost1.81-dev, which conflicts with the libboost-dev that libatomic-queue-dev needs).
 SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git liburing-dev libhwloc-dev
-                 libgtest-dev libgmock-dev libbenchmark-dev libasio-dev)
+                 libgtest-dev libgmock-dev libbenchmark-dev libasio-dev
+                 libatomic-queue-dev libreaderwriterqueue-dev libconcurrentqueue-dev libboost-dev)
 
 sluice_install_deps() {
   local missing=()

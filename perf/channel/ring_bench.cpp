@@ -5,7 +5,8 @@
 //  *_rtt            one message there and back per iteration (ping ring + pong ring)
 //  *_throughput*    10^7 u64 from a producer on CPU 1 to the consumer on CPU 0 per iteration;
 //                   manual time from "go" to the last pop; items_per_second is the figure
-//  *_try_send_recv  one push + one pop on the same thread
+//  *_try_send_recv  the async channel's try_send + try_recv on the same thread
+//  *_ring_try_push_pop  the raw ring's try_push + try_pop on the same thread
 // Every queue spins with the same pause instruction while full/empty, as atomic_queue does.
 #include <benchmark/benchmark.h>
 #include <sluice/sluice.hpp>
@@ -274,6 +275,18 @@ void BM_mpsc_throughput_2p(benchmark::State& st) {
 
 // ---- same thread: one push and one pop ----
 
+// The async channels' try forms (ring op + the seq_cst fence + the parked-peer check).
+template <class Chan>
+void chan_try_pair(benchmark::State& st, Chan ch) {
+  uint64_t i = 0, sum = 0;
+  for (auto _ : st) {
+    (void)ch.tx.try_send(i++);
+    auto r = ch.rx.try_recv();
+    sum += *r;
+  }
+  benchmark::DoNotOptimize(sum);
+}
+
 template <class Ring>
 void try_pair(benchmark::State& st) {
   auto r = std::move(*Ring::make(1024));
@@ -346,8 +359,14 @@ void BM_atomic_queue_mp_throughput_1p(benchmark::State& st) { throughput<AtomicQ
 void BM_moodycamel_rwq_throughput(benchmark::State& st) { throughput<MoodyRwq>(st); }
 void BM_boost_spsc_throughput(benchmark::State& st) { throughput<BoostSpsc>(st); }
 
-void BM_spsc_try_send_recv(benchmark::State& st) { try_pair<SpscRing<uint64_t>>(st); }
-void BM_mpsc_try_send_recv(benchmark::State& st) { try_pair<MpscRing<uint64_t>>(st); }
+void BM_spsc_try_send_recv(benchmark::State& st) {
+  chan_try_pair(st, std::move(*spsc::channel<uint64_t>(1024)));
+}
+void BM_mpsc_try_send_recv(benchmark::State& st) {
+  chan_try_pair(st, std::move(*mpsc::channel<uint64_t>(1024)));
+}
+void BM_spsc_ring_try_push_pop(benchmark::State& st) { try_pair<SpscRing<uint64_t>>(st); }
+void BM_mpsc_ring_try_push_pop(benchmark::State& st) { try_pair<MpscRing<uint64_t>>(st); }
 
 }  // namespace
 
@@ -379,6 +398,8 @@ int main(int argc, char** argv) {
                  std::thread::hardware_concurrency());
   benchmark::RegisterBenchmark("BM_spsc_try_send_recv", BM_spsc_try_send_recv);
   benchmark::RegisterBenchmark("BM_mpsc_try_send_recv", BM_mpsc_try_send_recv);
+  benchmark::RegisterBenchmark("BM_spsc_ring_try_push_pop", BM_spsc_ring_try_push_pop);
+  benchmark::RegisterBenchmark("BM_mpsc_ring_try_push_pop", BM_mpsc_ring_try_push_pop);
   benchmark::RegisterBenchmark("BM_wake_busy_rtt", BM_wake_busy_rtt);
   benchmark::RegisterBenchmark("BM_wake_parked_rtt", BM_wake_parked_rtt);
   benchmark::RunSpecifiedBenchmarks();
