@@ -19,15 +19,15 @@
 #include <vector>
 
 #include <atomic_queue/atomic_queue.h>
-#include <boost/lockfree/spsc_queue.hpp>
 #include <concurrentqueue/concurrentqueue.h>
 #include <readerwriterqueue/readerwriterqueue.h>
+#include <boost/lockfree/spsc_queue.hpp>
 
 using namespace sluice;
 
 namespace {
 
-constexpr std::size_t kCap = 65536;        // same capacity for every queue
+constexpr std::size_t kCap = 65536;         // same capacity for every queue
 constexpr uint64_t kMessages = 10'000'000;  // per throughput iteration
 constexpr uint64_t kStop = ~uint64_t{0};    // RTT helper exits on this value
 
@@ -347,13 +347,9 @@ void BM_moodycamel_rwq_rtt(benchmark::State& st) { rtt<MoodyRwq>(st); }
 void BM_boost_spsc_rtt(benchmark::State& st) { rtt<BoostSpsc>(st); }
 
 void BM_spsc_throughput(benchmark::State& st) { throughput<SluiceSpsc>(st); }
-void BM_spsc_throughput_batch(benchmark::State& st) {
-  throughput_batch<SpscRing<uint64_t>>(st);
-}
+void BM_spsc_throughput_batch(benchmark::State& st) { throughput_batch<SpscRing<uint64_t>>(st); }
 void BM_mpsc_throughput_1p(benchmark::State& st) { throughput<SluiceMpsc>(st); }
-void BM_mpsc_throughput_1p_batch(benchmark::State& st) {
-  throughput_batch<MpscRing<uint64_t>>(st);
-}
+void BM_mpsc_throughput_1p_batch(benchmark::State& st) { throughput_batch<MpscRing<uint64_t>>(st); }
 void BM_atomic_queue_throughput(benchmark::State& st) { throughput<AtomicQ<true>>(st); }
 void BM_atomic_queue_mp_throughput_1p(benchmark::State& st) { throughput<AtomicQ<false>>(st); }
 void BM_moodycamel_rwq_throughput(benchmark::State& st) { throughput<MoodyRwq>(st); }
