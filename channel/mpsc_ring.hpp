@@ -22,21 +22,13 @@ template <class T>
 class MpscRing : public detail::RingCore<T> {
   using Core = detail::RingCore<T>;
   using Slot = typename Core::Slot;
+  friend Core;  // make_ring constructs us through the protected constructor
 
  public:
   // Capacity rounds up to a power of two. Errors: ZeroCapacity, CapacityTooLarge, OutOfMemory.
   static Result<std::unique_ptr<MpscRing>, ChannelError> make(std::size_t capacity,
                                                               RingMemory mem = {}) {
-    auto cap = detail::ring_capacity(capacity);
-    if (!cap) return err(cap.error());
-    Slot* slots = Core::alloc_slots(*cap, mem);
-    if (slots == nullptr) return err(ChannelError::OutOfMemory);
-    auto* r = new (std::nothrow) MpscRing(slots, *cap, mem);
-    if (r == nullptr) {
-      Core::free_slots(slots, *cap, mem);
-      return err(ChannelError::OutOfMemory);
-    }
-    return std::unique_ptr<MpscRing>(r);
+    return Core::template make_ring<MpscRing>(capacity, mem);
   }
 
   // ---- producers (any number of threads) ----
@@ -75,6 +67,7 @@ class MpscRing : public detail::RingCore<T> {
   // Approximate when called concurrently; exact when every side is quiet. Counts claimed
   // positions whose values may not be published yet.
   std::size_t size() const noexcept {
+    // relaxed: a snapshot for statistics and the async channels' room hint, never a hand-off.
     const uint64_t h = this->head_.load(std::memory_order_relaxed);
     const uint64_t t = tail_.load(std::memory_order_relaxed);
     return t > h ? static_cast<std::size_t>(t - h) : 0;
@@ -112,6 +105,7 @@ class MpscRing : public detail::RingCore<T> {
         }
         if (room <= 0) {
           // Our tail may be stale (another producer moved it): only a current tail says Full.
+          // relaxed: only compared with t; the exchange below is what claims.
           const uint64_t now = tail_.load(std::memory_order_relaxed);
           if (now == t) return 0;
           t = now;

@@ -22,21 +22,13 @@ template <class T>
 class SpscRing : public detail::RingCore<T> {
   using Core = detail::RingCore<T>;
   using Slot = typename Core::Slot;
+  friend Core;  // make_ring constructs us through the protected constructor
 
  public:
   // Capacity rounds up to a power of two. Errors: ZeroCapacity, CapacityTooLarge, OutOfMemory.
   static Result<std::unique_ptr<SpscRing>, ChannelError> make(std::size_t capacity,
                                                               RingMemory mem = {}) {
-    auto cap = detail::ring_capacity(capacity);
-    if (!cap) return err(cap.error());
-    Slot* slots = Core::alloc_slots(*cap, mem);
-    if (slots == nullptr) return err(ChannelError::OutOfMemory);
-    auto* r = new (std::nothrow) SpscRing(slots, *cap, mem);
-    if (r == nullptr) {
-      Core::free_slots(slots, *cap, mem);
-      return err(ChannelError::OutOfMemory);
-    }
-    return std::unique_ptr<SpscRing>(r);
+    return Core::template make_ring<SpscRing>(capacity, mem);
   }
 
   // ---- producer (one thread at a time) ----
@@ -87,6 +79,7 @@ class SpscRing : public detail::RingCore<T> {
 
   // Approximate when called concurrently with either side; exact when both are quiet.
   std::size_t size() const noexcept {
+    // relaxed: a snapshot for statistics and the async channels' room hint, never a hand-off.
     const uint64_t h = this->head_.load(std::memory_order_relaxed);
     const uint64_t t = tail_pub_.load(std::memory_order_relaxed);
     return t > h ? static_cast<std::size_t>(t - h) : 0;

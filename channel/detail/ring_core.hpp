@@ -99,6 +99,22 @@ class RingCore {
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(cap_); }
 
  protected:
+  // The raw rings' make(): validate, allocate the slots, then the ring object itself.
+  template <class Ring>
+  static Result<std::unique_ptr<Ring>, ChannelError> make_ring(std::size_t capacity,
+                                                               RingMemory mem) {
+    auto cap = ring_capacity(capacity);
+    if (!cap) return err(cap.error());
+    Slot* slots = alloc_slots(*cap, mem);
+    if (slots == nullptr) return err(ChannelError::OutOfMemory);
+    auto* r = new (std::nothrow) Ring(slots, *cap, mem);
+    if (r == nullptr) {
+      free_slots(slots, *cap, mem);
+      return err(ChannelError::OutOfMemory);
+    }
+    return std::unique_ptr<Ring>(r);
+  }
+
   static Slot* alloc_slots(uint64_t cap, const RingMemory& mem) noexcept {
     void* p = mem.alloc(cap * sizeof(Slot), kFalseShareBytes);
     if (p == nullptr) return nullptr;
@@ -116,6 +132,7 @@ class RingCore {
 
   // Values still queued are destroyed exactly once, in order.
   ~RingCore() {
+    // relaxed: whoever destroys the ring already synchronised with the last consumer.
     uint64_t h = head_.load(std::memory_order_relaxed);
     for (;;) {
       Slot& s = cslots_[detail::slot_index(h, cmask_, cbits_)];

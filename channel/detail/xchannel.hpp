@@ -119,6 +119,23 @@ struct XState : Ring {
   }
 };
 
+// Plain-thread blocking: retry `attempt` (returns the final result, or nullopt to go on), spin
+// a while, then park on q until `ready` may hold. Shared by send_blocking and recv_blocking.
+template <class Attempt, class Ready>
+auto block_on_queue(XWaitQueue& q, Attempt attempt, Ready ready) {
+  for (int i = 0;; ++i) {
+    if (auto r = attempt()) return std::move(*r);
+    if (i < kThreadSpins) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    const uint32_t e = q.add_thread();
+    full_fence();  // seq_cst: registration before the re-check, see xwait.hpp
+    if (!ready()) q.wait_thread(e);
+    q.remove_thread();
+  }
+}
+
 // Slow paths as coroutines: a woken side re-checks and may have to wait again (another sender
 // took the slot, or the head slot belongs to a producer that has not published yet), which a
 // single awaiter cannot express. Their frames come from the runtime's slab.
@@ -239,19 +256,16 @@ class XSender {
   }
   // Plain thread: spins, then sleeps in std::atomic::wait while full.
   Result<void, SendError<T>> send_blocking(T v) {
-    for (int i = 0;; ++i) {
-      auto r = s_->try_send(std::move(v));
-      if (r || r.error().code == SendErrc::Closed) return r;
-      v = std::move(r.error().value);
-      if (i < kThreadSpins) {
-        __builtin_ia32_pause();
-        continue;
-      }
-      const uint32_t e = s_->tx_wait.add_thread();
-      full_fence();  // seq_cst: see xwait.hpp
-      if (!s_->send_ready()) s_->tx_wait.wait_thread(e);
-      s_->tx_wait.remove_thread();
-    }
+    using R = Result<void, SendError<T>>;
+    return block_on_queue(
+        s_->tx_wait,
+        [&]() -> std::optional<R> {
+          auto r = s_->try_send(std::move(v));
+          if (r || r.error().code == SendErrc::Closed) return std::optional<R>(std::move(r));
+          v = std::move(r.error().value);  // Full: keep the value for the next try
+          return std::nullopt;
+        },
+        [this] { return s_->send_ready(); });
   }
 
   bool is_closed() const noexcept { return s_->rx_closed.load(std::memory_order_acquire); }
@@ -298,18 +312,15 @@ class XReceiver {
   XRecvOp<T, Ring> recv() noexcept { return XRecvOp<T, Ring>(s_); }
   // Plain thread: spins, then sleeps in std::atomic::wait while empty.
   Result<T, RecvError> recv_blocking() {
-    for (int i = 0;; ++i) {
-      auto r = s_->try_recv();
-      if (r || r.error() == RecvError::Closed) return r;
-      if (i < kThreadSpins) {
-        __builtin_ia32_pause();
-        continue;
-      }
-      const uint32_t e = s_->rx_wait.add_thread();
-      full_fence();  // seq_cst: see xwait.hpp
-      if (!s_->recv_ready()) s_->rx_wait.wait_thread(e);
-      s_->rx_wait.remove_thread();
-    }
+    using R = Result<T, RecvError>;
+    return block_on_queue(
+        s_->rx_wait,
+        [this]() -> std::optional<R> {
+          auto r = s_->try_recv();
+          if (r || r.error() == RecvError::Closed) return std::optional<R>(std::move(r));
+          return std::nullopt;
+        },
+        [this] { return s_->recv_ready(); });
   }
 
   bool is_closed() const noexcept { return s_->tx_closed.load(std::memory_order_acquire); }
