@@ -43,6 +43,27 @@ class Watchdog {
   std::thread t_;
 };
 
+// Spin-wait step for test threads: a few pause-spins, then yield. CI machines have two cores
+// and ctest runs tests side by side, so a pure spin can wait out a whole time slice for a
+// peer thread that shares its core; yielding after a short spin keeps every test's run time
+// bounded while both threads still cross the full/empty boundaries often.
+class Backoff {
+ public:
+  void operator()() noexcept {
+    if (++n_ < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  void reset() noexcept { n_ = 0; }
+
+ private:
+  unsigned n_ = 0;
+};
+
 // Sanitizer builds run the same tests with fewer iterations where a count is not the point.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 inline constexpr bool kSanitized = true;

@@ -32,9 +32,8 @@ TEST_P(RemoteWake, PlainThreadWakesTaskEveryRound) {
   std::thread waker([&] {
     for (long i = 0; i < kRounds; ++i) {
       to_task.notify();
-      while (acked.load(std::memory_order_acquire) <= i) {
-        if ((i & 3) == 0) std::this_thread::yield();
-      }
+      test::Backoff backoff;
+      while (acked.load(std::memory_order_acquire) <= i) backoff();
     }
   });
   auto main = [&]() -> Task<long> {
@@ -102,8 +101,8 @@ TEST(RemoteWake, AbortWhileWakeInFlightIsSafe) {
     Notify n;
     std::atomic<bool> go{false};
     std::thread t([&] {
-      while (!go.load(std::memory_order_acquire)) {
-      }
+      test::Backoff backoff;
+      while (!go.load(std::memory_order_acquire)) backoff();
       for (int spin = 0; spin < round % 50; ++spin)
         std::atomic_signal_fence(std::memory_order_seq_cst);
       n.notify();
