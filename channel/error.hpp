@@ -30,6 +30,14 @@ enum class RecvError : uint8_t {
   Closed,  // every sender is gone and everything queued was received
 };
 
+// Claims on the byte channels (spsc_bytes, mpsc_bytes).
+enum class ClaimError : uint8_t {
+  Full,        // try_claim only: not enough free space right now
+  ZeroLength,  // a claim of 0 bytes (refused at once, also by the awaitable)
+  TooLarge,    // more than max_payload(): could never fit (refused at once)
+  Closed,      // the receiver is gone; nothing will ever be read
+};
+
 inline const char* to_string(ChannelError e) noexcept {
   switch (e) {
     case ChannelError::ZeroCapacity:
@@ -43,6 +51,19 @@ inline const char* to_string(ChannelError e) noexcept {
 }
 inline const char* to_string(SendErrc e) noexcept {
   return e == SendErrc::Full ? "full" : "closed";
+}
+inline const char* to_string(ClaimError e) noexcept {
+  switch (e) {
+    case ClaimError::Full:
+      return "full";
+    case ClaimError::ZeroLength:
+      return "zero length";
+    case ClaimError::TooLarge:
+      return "too large";
+    case ClaimError::Closed:
+      return "closed";
+  }
+  return "unknown";
 }
 inline const char* to_string(RecvError e) noexcept {
   return e == RecvError::Empty ? "empty" : "closed";

@@ -165,6 +165,7 @@ class Sender {
   using State = detail::State<T>;
 
  public:
+  using value_type = T;
   Sender() noexcept = default;
   explicit Sender(State* s) noexcept : s_(s) {}
   Sender(const Sender& o) noexcept : s_(o.s_) {

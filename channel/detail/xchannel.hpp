@@ -225,6 +225,7 @@ class XSender {
   using State = XState<T, Ring>;
 
  public:
+  using value_type = T;
   XSender() noexcept = default;
   explicit XSender(State* s) noexcept : s_(s) {}
   XSender(XSender&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}

@@ -250,7 +250,25 @@ class Logbuf {
     return WriteClaim(this, p, static_cast<uint32_t>(n), kind);
   }
 
+  // Would a claim of n bytes succeed now (space only)? Refusals for size say yes, so a caller
+  // waiting for room retries and gets its error. Used by the byte channels' waiters.
+  bool fits(std::size_t n) const noexcept {
+    if (n - 1 >= max_payload_) return true;
+    const uint64_t rec = record_bytes(n);
+    // relaxed: tail is only compared; acquire on head as in try_claim.
+    const uint64_t t = ctl_->prod.tail.load(std::memory_order_relaxed);
+    const uint64_t contiguous = cap_ - (t & mask_);
+    const uint64_t need = (rec <= contiguous ? 0 : contiguous) + rec + kHeaderBytes;
+    return t + need - ctl_->cons.head.load(std::memory_order_acquire) <= cap_;
+  }
+
   // ---------------------------------------------------------------- consumer side
+
+  // Reader side: everything before this position is free. It moves when a read claim is
+  // released, and when try_read or consume passes padding.
+  uint64_t released_position() const noexcept {
+    return ctl_->cons.head.load(std::memory_order_relaxed);  // relaxed: the reader writes it
+  }
 
   // The next committed record in claim order, or Empty. The record's space is freed when the
   // ReadClaim is released (or destroyed). Read claims may be held several at a time and
@@ -295,6 +313,14 @@ class Logbuf {
       release_range(r0, r);
     }
     return n;
+  }
+
+  // Reader side: something waits at the read position, a record or padding to pass (passing
+  // padding frees space). What a parked reader must wake for: a writer can be waiting for the
+  // space an aborted claim holds, which only the reader can give back.
+  bool pending() const noexcept {
+    // acquire: as in try_read.
+    return header(ctl_->cons.read_pos).load(std::memory_order_acquire) != 0;
   }
 
   // Reader side: true when try_read would return Empty (padding ahead is looked past, not

@@ -23,6 +23,8 @@
 #include <readerwriterqueue/readerwriterqueue.h>
 #include <boost/lockfree/spsc_queue.hpp>
 
+#include "../common/bench_common.hpp"
+
 using namespace sluice;
 
 namespace {
@@ -31,15 +33,8 @@ constexpr std::size_t kCap = 65536;         // same capacity for every queue
 constexpr uint64_t kMessages = 10'000'000;  // per throughput iteration
 constexpr uint64_t kStop = ~uint64_t{0};    // RTT helper exits on this value
 
-inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
-
-bool pin_or_skip(benchmark::State& st, unsigned cpu) {
-  if (auto r = pin_current_thread(cpu); !r) {
-    st.SkipWithError(to_string(r.error()));
-    return false;
-  }
-  return true;
-}
+using bench::cpu_relax;
+using bench::pin_or_skip;
 
 // ---- adapters: push/pop that spin while full/empty ----
 
@@ -98,36 +93,9 @@ struct BoostSpsc {
   }
 };
 
-// ---- the floor: one cache line bounced between two pinned threads ----
+// ---- the floor: one cache line bounced between the two pinned threads ----
 
-void BM_spin_floor_rtt(benchmark::State& st) {
-  if (!pin_or_skip(st, 0)) return;
-  // alignas(128): the line being bounced shares nothing with anything else.
-  struct alignas(128) Line {
-    std::atomic<uint64_t> v{0};
-  };
-  auto line = std::make_unique<Line>();
-  std::thread helper([&] {
-    (void)pin_current_thread(1);
-    uint64_t expect = 1;
-    for (;;) {
-      uint64_t x;
-      // acquire/release: a real hand-off, as a queue's would be.
-      while ((x = line->v.load(std::memory_order_acquire)) != expect && x != kStop) cpu_relax();
-      if (x == kStop) return;
-      line->v.store(expect + 1, std::memory_order_release);
-      expect += 2;
-    }
-  });
-  uint64_t next = 1;
-  for (auto _ : st) {
-    line->v.store(next, std::memory_order_release);
-    while (line->v.load(std::memory_order_acquire) != next + 1) cpu_relax();
-    next += 2;
-  }
-  line->v.store(kStop, std::memory_order_release);
-  helper.join();
-}
+void BM_spin_floor_rtt(benchmark::State& st) { bench::spin_floor_rtt(st); }
 
 // ---- round trip: ping queue there, pong queue back ----
 

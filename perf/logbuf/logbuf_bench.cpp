@@ -1,0 +1,323 @@
+// sluice_logbuf_bench: the byte rings against their limits, in one run with the same pinning
+// (benchmark thread = consumer on CPU 0, producer on CPU 1).
+//
+//  BM_logbuf_claim_commit_read_64     one 64-byte record claimed, filled, committed, read and
+//                                     released on one thread (SPSC; _mpsc_ the MPSC ring)
+//  BM_logbuf_spsc_throughput_random   records of random size 8..1024 B (a fixed sequence);
+//                                     the producer copies each payload in, the consumer copies
+//                                     it out; bytes_per_second counts payload bytes
+//  BM_logbuf_mpsc_throughput_2p       the same through the MPSC ring from two producers
+//  BM_logbuf_rtt_64                   a 64-byte record there and back over two SPSC buffers
+//  BM_spin_floor_rtt                  one cache line bounced between the two CPUs (the floor)
+//  BM_memcpy_bandwidth                the limit: a plain memcpy loop over the same sizes into
+//                                     a buffer of the same capacity, one thread
+//  BM_spsc_ring_1k_slots              the typed SpscRing carrying fixed 1 KiB slots (len +
+//                                     bytes), pushed and popped whole: what a fixed-size
+//                                     message type costs
+//  BM_spsc_ring_1k_slots_emplace      the same ring at its best: the slot is built in place
+//                                     with only the payload's bytes, and the consumer copies
+//                                     only those out (the same two copies as the logbuf)
+// Both throughput rings get the same memory (1 MiB) and consume in batches of up to 64.
+#include <benchmark/benchmark.h>
+#include <sluice/channel/spsc_ring.hpp>
+#include <sluice/logbuf/mpsc_logbuf.hpp>
+#include <sluice/logbuf/spsc_logbuf.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "../common/bench_common.hpp"
+
+using namespace sluice;
+using bench::cpu_relax;
+using bench::pin_or_skip;
+
+namespace {
+
+constexpr std::size_t kBufBytes = 1 << 20;  // every throughput ring: 1 MiB
+constexpr std::size_t kRecords = 1 << 21;   // per throughput iteration (~1 GiB of payload)
+constexpr std::size_t kMaxRecord = 1024;
+
+// The size sequence every throughput shape uses: uniform 8..1024, fixed seed.
+const std::vector<uint32_t>& sizes() {
+  static const std::vector<uint32_t> v = [] {
+    std::vector<uint32_t> s(kRecords);
+    std::mt19937 rng(12345);
+    for (auto& x : s) x = 8 + rng() % (kMaxRecord - 7);
+    return s;
+  }();
+  return v;
+}
+uint64_t total_bytes() {
+  uint64_t t = 0;
+  for (uint32_t n : sizes()) t += n;
+  return t;
+}
+// alignas(64): source and scratch buffers start on a cache line, as a real message would.
+alignas(64) unsigned char g_src[kMaxRecord];
+alignas(64) thread_local unsigned char tl_scratch[kMaxRecord];
+
+// ---- same thread ----
+
+template <class B>
+void claim_commit_read_64(benchmark::State& st) {
+  auto b = std::move(*B::make(64 * 1024));
+  uint64_t seq = 0;
+  for (auto _ : st) {
+    auto c = b->try_claim(64);
+    std::memcpy(c->data(), g_src, 64);
+    std::memcpy(c->data(), &seq, 8);
+    c->commit();
+    auto r = b->try_read();
+    uint64_t v;
+    std::memcpy(&v, r->data(), 8);
+    benchmark::DoNotOptimize(v);
+    r->release();
+    ++seq;
+  }
+  st.SetItemsProcessed(st.iterations());
+}
+void BM_logbuf_claim_commit_read_64(benchmark::State& st) { claim_commit_read_64<SpscLogbuf>(st); }
+void BM_logbuf_mpsc_claim_commit_read_64(benchmark::State& st) {
+  claim_commit_read_64<MpscLogbuf>(st);
+}
+
+// ---- cross-thread throughput ----
+
+template <class B>
+void produce(B& b, std::size_t from, std::size_t step) {
+  const auto& sz = sizes();
+  for (std::size_t i = from; i < sz.size(); i += step) {
+    for (;;) {
+      auto c = b.try_claim(sz[i]);
+      if (c) {
+        std::memcpy(c->data(), g_src, sz[i]);
+        c->commit();
+        break;
+      }
+      cpu_relax();
+    }
+  }
+}
+
+template <class B>
+void logbuf_throughput(benchmark::State& st, int producers) {
+  if (!pin_or_skip(st, 0)) return;
+  const unsigned ncpu = std::thread::hardware_concurrency();
+  for (auto _ : st) {
+    auto b = std::move(*B::make(kBufBytes));
+    std::atomic<bool> go{false};
+    std::vector<std::thread> ths;
+    for (int p = 0; p < producers; ++p)
+      ths.emplace_back([&, p] {
+        // With fewer than 3 CPUs the two producers share CPU 1.
+        (void)pin_current_thread(ncpu >= 3 ? 1 + static_cast<unsigned>(p) : 1);
+        while (!go.load(std::memory_order_acquire)) cpu_relax();
+        produce(*b, static_cast<std::size_t>(p), static_cast<std::size_t>(producers));
+      });
+    auto t0 = std::chrono::steady_clock::now();
+    go.store(true, std::memory_order_release);
+    uint64_t bytes = 0;
+    std::size_t got = 0;
+    while (got < kRecords) {
+      std::size_t k = b->consume(
+          [&](std::span<const std::byte> s, uint16_t) {
+            std::memcpy(tl_scratch, s.data(), s.size());
+            bytes += s.size();
+          },
+          64);
+      if (k == 0) cpu_relax();
+      got += k;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    for (auto& t : ths) t.join();
+    if (bytes != total_bytes()) st.SkipWithError("lost or duplicated bytes");
+    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * total_bytes()));
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kRecords));
+}
+void BM_logbuf_spsc_throughput_random(benchmark::State& st) {
+  logbuf_throughput<SpscLogbuf>(st, 1);
+}
+void BM_logbuf_mpsc_throughput_2p(benchmark::State& st) { logbuf_throughput<MpscLogbuf>(st, 2); }
+
+// The typed ring with 1 KiB slots, the same sizes, the same memory and batch size.
+struct Slot1k {
+  uint32_t len;
+  unsigned char data[kMaxRecord - sizeof(uint32_t)];
+  Slot1k() noexcept = default;
+  Slot1k(const unsigned char* src, uint32_t n) noexcept : len(n) { std::memcpy(data, src, n); }
+};
+static_assert(sizeof(Slot1k) == 1024);
+
+inline uint32_t slot_len(uint32_t n) {
+  // A 1 KiB slot holds at most 1020 payload bytes: larger records are cut to fit (bytes are
+  // still counted in full, in this peer's favour).
+  return n < sizeof(Slot1k::data) ? n : static_cast<uint32_t>(sizeof(Slot1k::data));
+}
+
+void BM_spsc_ring_1k_slots(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  for (auto _ : st) {
+    auto r = std::move(*SpscRing<Slot1k>::make(kBufBytes / sizeof(Slot1k)));
+    std::atomic<bool> go{false};
+    std::thread producer([&] {
+      (void)pin_current_thread(1);
+      Slot1k msg;
+      while (!go.load(std::memory_order_acquire)) cpu_relax();
+      for (uint32_t n : sizes()) {
+        msg.len = slot_len(n);
+        std::memcpy(msg.data, g_src, msg.len);  // the application fills its message
+        while (!r->try_push(msg)) cpu_relax();  // and the ring copies the whole slot
+      }
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    go.store(true, std::memory_order_release);
+    uint64_t bytes = 0;
+    std::size_t got = 0;
+    Slot1k out;
+    while (got < kRecords) {
+      if (r->try_pop(out)) {
+        std::memcpy(tl_scratch, out.data, out.len);
+        bytes += out.len;
+        ++got;
+      } else {
+        cpu_relax();
+      }
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    producer.join();
+    benchmark::DoNotOptimize(bytes);
+    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * total_bytes()));
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kRecords));
+}
+
+void BM_spsc_ring_1k_slots_emplace(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  for (auto _ : st) {
+    auto r = std::move(*SpscRing<Slot1k>::make(kBufBytes / sizeof(Slot1k)));
+    std::atomic<bool> go{false};
+    std::thread producer([&] {
+      (void)pin_current_thread(1);
+      while (!go.load(std::memory_order_acquire)) cpu_relax();
+      for (uint32_t n : sizes())
+        while (!r->try_emplace(g_src, slot_len(n))) cpu_relax();
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    go.store(true, std::memory_order_release);
+    uint64_t bytes = 0;
+    std::size_t got = 0;
+    while (got < kRecords) {
+      std::size_t k = r->consume(
+          [&](Slot1k& s) {
+            std::memcpy(tl_scratch, s.data, s.len);
+            bytes += s.len;
+          },
+          64);
+      if (k == 0) cpu_relax();
+      got += k;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    producer.join();
+    benchmark::DoNotOptimize(bytes);
+    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * total_bytes()));
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kRecords));
+}
+
+// The limit: the same sizes copied into a 1 MiB buffer at advancing 8-aligned offsets.
+void BM_memcpy_bandwidth(benchmark::State& st) {
+  std::vector<unsigned char> dst(kBufBytes + kMaxRecord);
+  for (auto _ : st) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::size_t off = 0;
+    for (uint32_t n : sizes()) {
+      std::memcpy(dst.data() + off, g_src, n);
+      off = (off + ((n + 15) & ~std::size_t{7})) & (kBufBytes - 1);
+    }
+    benchmark::ClobberMemory();
+    auto t1 = std::chrono::steady_clock::now();
+    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * total_bytes()));
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kRecords));
+}
+
+// ---- round trip ----
+
+void BM_logbuf_rtt_64(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  auto ping = std::move(*SpscLogbuf::make(64 * 1024));
+  auto pong = std::move(*SpscLogbuf::make(64 * 1024));
+  constexpr uint64_t kStop = ~uint64_t{0};
+  auto send = [](SpscLogbuf& b, uint64_t v) {
+    for (;;) {
+      if (auto c = b.try_claim(64)) {
+        std::memcpy(c->data(), &v, 8);
+        c->commit();
+        return;
+      }
+      cpu_relax();
+    }
+  };
+  auto recv = [](SpscLogbuf& b) {
+    for (;;) {
+      if (auto r = b.try_read()) {
+        uint64_t v;
+        std::memcpy(&v, r->data(), 8);
+        return v;
+      }
+      cpu_relax();
+    }
+  };
+  std::thread helper([&] {
+    (void)pin_current_thread(1);
+    for (;;) {
+      uint64_t v = recv(*ping);
+      if (v == kStop) return;
+      send(*pong, v + 1);
+    }
+  });
+  uint64_t i = 0;
+  for (auto _ : st) {
+    send(*ping, i);
+    if (recv(*pong) != i + 1) st.SkipWithError("wrong reply");
+    ++i;
+  }
+  send(*ping, kStop);
+  helper.join();
+}
+
+void BM_spin_floor_rtt(benchmark::State& st) { bench::spin_floor_rtt(st); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  auto tput = [](const char* name, void (*fn)(benchmark::State&)) {
+    benchmark::RegisterBenchmark(name, fn)->UseManualTime()->Iterations(1)->Unit(
+        benchmark::kMillisecond);
+  };
+  benchmark::RegisterBenchmark("BM_logbuf_claim_commit_read_64", BM_logbuf_claim_commit_read_64);
+  benchmark::RegisterBenchmark("BM_logbuf_mpsc_claim_commit_read_64",
+                               BM_logbuf_mpsc_claim_commit_read_64);
+  benchmark::RegisterBenchmark("BM_spin_floor_rtt", BM_spin_floor_rtt);
+  benchmark::RegisterBenchmark("BM_logbuf_rtt_64", BM_logbuf_rtt_64);
+  tput("BM_memcpy_bandwidth", BM_memcpy_bandwidth);
+  tput("BM_logbuf_spsc_throughput_random", BM_logbuf_spsc_throughput_random);
+  tput("BM_spsc_ring_1k_slots", BM_spsc_ring_1k_slots);
+  tput("BM_spsc_ring_1k_slots_emplace", BM_spsc_ring_1k_slots_emplace);
+  tput("BM_logbuf_mpsc_throughput_2p", BM_logbuf_mpsc_throughput_2p);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
