@@ -9,6 +9,9 @@
 //  BM_logbuf_mpsc_throughput_2p       the same through the MPSC ring from two producers
 //  BM_logbuf_rtt_64                   a 64-byte record there and back over two SPSC buffers
 //  BM_spin_floor_rtt                  one cache line bounced between the two CPUs (the floor)
+//  BM_spsc_bytes_claim_commit_recv_64 the byte channel's same-thread round (64 bytes)
+//  BM_local_try_send_recv_(un)tapped  a local channel's try pair without and with a Tap
+//                                     (_tsc: stamped with the cycle counter)
 //  BM_memcpy_bandwidth                the limit: a plain memcpy loop over the same sizes into
 //                                     a buffer of the same capacity, one thread
 //  BM_spsc_ring_1k_slots              the typed SpscRing carrying fixed 1 KiB slots (len +
@@ -19,7 +22,10 @@
 //                                     only those out (the same two copies as the logbuf)
 // Both throughput rings get the same memory (1 MiB) and consume in batches of up to 64.
 #include <benchmark/benchmark.h>
+#include <sluice/channel/local.hpp>
+#include <sluice/channel/spsc_bytes.hpp>
 #include <sluice/channel/spsc_ring.hpp>
+#include <sluice/channel/tap.hpp>
 #include <sluice/logbuf/mpsc_logbuf.hpp>
 #include <sluice/logbuf/spsc_logbuf.hpp>
 
@@ -252,6 +258,70 @@ void BM_memcpy_bandwidth(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kRecords));
 }
 
+// ---- byte channel and tap, same thread ----
+
+// The byte channel's claim + commit + recv + release of one 64-byte record: the raw ring's
+// round plus the channel's close check and the two wake checks (fence + load each).
+void BM_spsc_bytes_claim_commit_recv_64(benchmark::State& st) {
+  auto [tx, rx] = std::move(*spsc_bytes::channel(64 * 1024));
+  uint64_t seq = 0;
+  for (auto _ : st) {
+    auto c = tx.try_claim(64);
+    std::memcpy(c->data(), g_src, 64);
+    std::memcpy(c->data(), &seq, 8);
+    c->commit();
+    auto r = rx.try_recv();
+    uint64_t v;
+    std::memcpy(&v, r->data(), 8);
+    benchmark::DoNotOptimize(v);
+    r->release();
+    ++seq;
+  }
+  st.SetItemsProcessed(st.iterations());
+}
+
+struct Quote {
+  uint64_t id;
+  int64_t px;
+};
+
+// local::channel try_send + try_recv without a tap (the plain Sender: nothing added) and with
+// one (a TappedSender over an SpscLogbuf); the log is drained outside the timing when full.
+void BM_local_try_send_recv_untapped(benchmark::State& st) {
+  auto [tx, rx] = std::move(*local::channel<Quote>(1024));
+  uint64_t i = 0;
+  for (auto _ : st) {
+    (void)tx.try_send(Quote{i++, 100});
+    auto r = rx.try_recv();
+    benchmark::DoNotOptimize(r);
+  }
+  st.SetItemsProcessed(st.iterations());
+}
+template <class Clock>
+void local_tapped(benchmark::State& st) {
+  auto log = std::move(*SpscLogbuf::make(std::size_t{1} << 26));
+  Tap<SpscLogbuf, Clock> tap(*log, 1);
+  auto [tx0, rx] = std::move(*local::channel<Quote>(1024));
+  auto tx = tapped(std::move(tx0), tap);
+  uint64_t i = 0, n = 0;
+  for (auto _ : st) {
+    (void)tx.try_send(Quote{i++, 100});
+    auto r = rx.try_recv();
+    benchmark::DoNotOptimize(r);
+    if (++n == (1 << 20)) {  // 48-byte records: 2^20 of them use 48 MiB of the 64
+      st.PauseTiming();
+      while (log->consume([](std::span<const std::byte>, uint16_t) {}, SIZE_MAX) != 0) {
+      }
+      n = 0;
+      st.ResumeTiming();
+    }
+  }
+  if (tap.dropped() != 0) st.SkipWithError("tap dropped records");
+  st.SetItemsProcessed(st.iterations());
+}
+void BM_local_try_send_recv_tapped(benchmark::State& st) { local_tapped<TapSteadyNs>(st); }
+void BM_local_try_send_recv_tapped_tsc(benchmark::State& st) { local_tapped<TapTsc>(st); }
+
 // ---- round trip ----
 
 void BM_logbuf_rtt_64(benchmark::State& st) {
@@ -310,6 +380,12 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_logbuf_claim_commit_read_64", BM_logbuf_claim_commit_read_64);
   benchmark::RegisterBenchmark("BM_logbuf_mpsc_claim_commit_read_64",
                                BM_logbuf_mpsc_claim_commit_read_64);
+  benchmark::RegisterBenchmark("BM_spsc_bytes_claim_commit_recv_64",
+                               BM_spsc_bytes_claim_commit_recv_64);
+  benchmark::RegisterBenchmark("BM_local_try_send_recv_untapped", BM_local_try_send_recv_untapped);
+  benchmark::RegisterBenchmark("BM_local_try_send_recv_tapped", BM_local_try_send_recv_tapped);
+  benchmark::RegisterBenchmark("BM_local_try_send_recv_tapped_tsc",
+                               BM_local_try_send_recv_tapped_tsc);
   benchmark::RegisterBenchmark("BM_spin_floor_rtt", BM_spin_floor_rtt);
   benchmark::RegisterBenchmark("BM_logbuf_rtt_64", BM_logbuf_rtt_64);
   tput("BM_memcpy_bandwidth", BM_memcpy_bandwidth);

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 using namespace sluice;
 
@@ -46,6 +47,27 @@ Task<> pingpong(local::Sender<uint64_t> tx, local::Receiver<uint64_t> rx) {
   auto [tx, rx] = local::channel<uint64_t>(1).value();
   rt.block_on(pingpong(std::move(tx), std::move(rx)));
 }
+// One 64-byte record: claim, fill, commit, read, release (SPSC and MPSC byte rings).
+template <class B>
+[[gnu::noinline]] uint64_t logbuf_round(B& b) {
+  static unsigned char src[64] = {1};
+  uint64_t sum = 0;
+  for (long i = 0; i < kN; ++i) {
+    auto c = b.try_claim(64);
+    std::memcpy(c->data(), src, 64);
+    c->commit();
+    auto r = b.try_read();
+    sum += static_cast<uint64_t>(r->data()[0]);
+    r->release();
+  }
+  return sum;
+}
+[[gnu::noinline]] uint64_t probe_logbuf_claim_commit_read_64(SpscLogbuf& b) {
+  return logbuf_round(b);
+}
+[[gnu::noinline]] uint64_t probe_logbuf_mpsc_claim_commit_read_64(MpscLogbuf& b) {
+  return logbuf_round(b);
+}
 }  // namespace
 
 int main() {
@@ -55,6 +77,10 @@ int main() {
   long b = probe_spawn_join(rt);
   probe_self_rewake(rt);
   probe_local_pingpong_tasks(rt);
+  auto lb = std::move(*SpscLogbuf::make(64 * 1024));
+  auto mlb = std::move(*MpscLogbuf::make(64 * 1024));
+  a += probe_logbuf_claim_commit_read_64(*lb);
+  a += probe_logbuf_mpsc_claim_commit_read_64(*mlb);
   std::printf("N=%ld checks %lu %ld slab_misses=%lu\n", kN, static_cast<unsigned long>(a), b,
               static_cast<unsigned long>(rt.counters().slab_misses));
   return 0;

@@ -59,12 +59,28 @@ TEST(Tap, LocalChannelRecordsWhatItDelivers) {
     EXPECT_EQ(recs[i].first.channel_id, 42u);
     EXPECT_EQ(recs[i].first.bytes, sizeof(Quote));
     EXPECT_EQ(recs[i].first.sequence, i);
-    EXPECT_GE(recs[i].first.timestamp_ns, last_ts);
-    last_ts = recs[i].first.timestamp_ns;
+    EXPECT_GE(recs[i].first.timestamp, last_ts);
+    last_ts = recs[i].first.timestamp;
     EXPECT_EQ(recs[i].second.id, ids[i]);
   }
   EXPECT_EQ(tap.dropped(), 0u);
   EXPECT_EQ(tap.sequenced(), 3u);
+}
+
+TEST(Tap, TscClockStampsCycles) {
+  auto log = std::move(*SpscLogbuf::make(4096));
+  Tap<SpscLogbuf, TapTsc> tap(*log, 3);
+  auto [tx0, rx] = std::move(*local::channel<Quote>(8));
+  auto tx = tapped(std::move(tx0), tap);
+  const int64_t before = TapTsc::now();
+  ASSERT_TRUE(tx.try_send(Quote{1, 2, 3}));
+  ASSERT_TRUE(tx.try_send(Quote{4, 5, 6}));
+  auto recs = drain(*log);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_GE(recs[0].first.timestamp, before);
+  EXPECT_GE(recs[1].first.timestamp, recs[0].first.timestamp);
+  EXPECT_EQ(recs[1].second.qty, 6u);
+  EXPECT_EQ(rx.size(), 2u);
 }
 
 TEST(Tap, FullLogDropsAndCounts) {
