@@ -8,6 +8,7 @@
 //                                     it out; bytes_per_second counts payload bytes
 //  BM_logbuf_mpsc_throughput_2p       the same through the MPSC ring from two producers
 //  BM_logbuf_rtt_64                   a 64-byte record there and back over two SPSC buffers
+//                                     (_8: an 8-byte record, header and payload in one line)
 //  BM_spin_floor_rtt                  one cache line bounced between the two CPUs (the floor)
 //  BM_spsc_bytes_claim_commit_recv_64 the byte channel's same-thread round (64 bytes)
 //  BM_local_try_send_recv_(un)tapped  a local channel's try pair without and with a Tap
@@ -324,14 +325,15 @@ void BM_local_try_send_recv_tapped_tsc(benchmark::State& st) { local_tapped<TapT
 
 // ---- round trip ----
 
-void BM_logbuf_rtt_64(benchmark::State& st) {
+template <std::size_t kBytes>
+void logbuf_rtt(benchmark::State& st) {
   if (!pin_or_skip(st, 0)) return;
   auto ping = std::move(*SpscLogbuf::make(64 * 1024));
   auto pong = std::move(*SpscLogbuf::make(64 * 1024));
   constexpr uint64_t kStop = ~uint64_t{0};
   auto send = [](SpscLogbuf& b, uint64_t v) {
     for (;;) {
-      if (auto c = b.try_claim(64)) {
+      if (auto c = b.try_claim(kBytes)) {
         std::memcpy(c->data(), &v, 8);
         c->commit();
         return;
@@ -366,6 +368,8 @@ void BM_logbuf_rtt_64(benchmark::State& st) {
   send(*ping, kStop);
   helper.join();
 }
+void BM_logbuf_rtt_64(benchmark::State& st) { logbuf_rtt<64>(st); }
+void BM_logbuf_rtt_8(benchmark::State& st) { logbuf_rtt<8>(st); }
 
 void BM_spin_floor_rtt(benchmark::State& st) { bench::spin_floor_rtt(st); }
 
@@ -388,6 +392,7 @@ int main(int argc, char** argv) {
                                BM_local_try_send_recv_tapped_tsc);
   benchmark::RegisterBenchmark("BM_spin_floor_rtt", BM_spin_floor_rtt);
   benchmark::RegisterBenchmark("BM_logbuf_rtt_64", BM_logbuf_rtt_64);
+  benchmark::RegisterBenchmark("BM_logbuf_rtt_8", BM_logbuf_rtt_8);
   tput("BM_memcpy_bandwidth", BM_memcpy_bandwidth);
   tput("BM_logbuf_spsc_throughput_random", BM_logbuf_spsc_throughput_random);
   tput("BM_spsc_ring_1k_slots", BM_spsc_ring_1k_slots);
