@@ -1,6 +1,5 @@
-// The machinery shared by spsc_bytes and mpsc_bytes: a logbuf byte ring plus the same wait
-// queues, close flags and reference counts as the typed cross-thread channels (xchannel.hpp),
-// and endpoints whose claims wake the other side.
+// The machinery shared by spsc_bytes and mpsc_bytes: a logbuf byte ring plus the same XEnds as
+// the typed cross-thread channels (xends.hpp), and endpoints whose claims wake the other side.
 //
 // A write claim wakes a parked receiver when it is committed or aborted (an aborted claim can
 // unblock records committed after it). A read claim wakes parked senders when it is released,
@@ -26,24 +25,18 @@
 #include "../error.hpp"
 #include "../ring_memory.hpp"
 #include "xchannel.hpp"
+#include "xends.hpp"
 #include "xwait.hpp"
 
 namespace sluice::detail {
 
 template <bool Multi>
-struct XBytesState {
+struct XBytesState : XEnds {
   using Buf = logbuf::detail::Logbuf<Multi>;
 
   explicit XBytesState(std::unique_ptr<Buf> b) noexcept : buf(std::move(b)) {}
 
   std::unique_ptr<Buf> buf;
-  // alignas(kFalseShareBytes): as in XState, each queue and the flags on their own lines.
-  alignas(kFalseShareBytes) XWaitQueue rx_wait;  // the receiver parks here
-  alignas(kFalseShareBytes) XWaitQueue tx_wait;  // senders park here while there is no room
-  alignas(kFalseShareBytes) std::atomic<bool> rx_closed{false};
-  std::atomic<bool> tx_closed{false};
-  std::atomic<uint32_t> senders{1};
-  std::atomic<uint32_t> refs{2};
 
   static Result<XBytesState*, ChannelError> create(std::size_t capacity, RingMemory mem) {
     if (capacity == 0) return err(ChannelError::ZeroCapacity);
@@ -54,41 +47,12 @@ struct XBytesState {
     if (s == nullptr) return err(ChannelError::OutOfMemory);
     return s;
   }
-  void unref() noexcept {
-    // acq_rel: the last owner sees every write of the other before destroying.
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
 
-  void after_commit() noexcept {
-    full_fence();  // seq_cst: publishing half of the handshake (see xwait.hpp)
-    if (rx_wait.any()) [[unlikely]]
-      rx_wait.wake_one();
-  }
-  // Every parked sender: the space freed may fit several of them, each needing its own size.
-  void after_release() noexcept {
-    full_fence();  // seq_cst: as in after_commit
-    if (tx_wait.any()) [[unlikely]]
-      tx_wait.wake_all();
-  }
-  bool claim_ready(std::size_t n) const noexcept {
-    // acquire: a sender that sees the close also sees everything before it.
-    return rx_closed.load(std::memory_order_acquire) || buf->fits(n);
-  }
+  void after_commit() noexcept { wake_receiver(); }
+  void after_release() noexcept { wake_senders(true); }
+  bool claim_ready(std::size_t n) const noexcept { return receiver_gone() || buf->fits(n); }
   // Wakes for padding too (an aborted claim): passing it frees space a writer may wait for.
-  bool recv_ready() const noexcept {
-    // acquire: pairs with the last sender's release store of tx_closed.
-    return buf->pending() || tx_closed.load(std::memory_order_acquire);
-  }
-  void close_tx() noexcept {
-    tx_closed.store(true, std::memory_order_release);  // release: our commits come first
-    full_fence();                                      // seq_cst: as in after_commit
-    rx_wait.wake_all();
-  }
-  void close_rx() noexcept {
-    rx_closed.store(true, std::memory_order_release);  // release: pairs with claim_ready
-    full_fence();                                      // seq_cst: as in after_release
-    tx_wait.wake_all();
-  }
+  bool recv_ready() const noexcept { return buf->pending() || senders_gone(); }
 };
 
 // A claim of n writable bytes; commit() publishes and wakes the receiver, dropping it aborts.
@@ -170,8 +134,7 @@ class [[nodiscard]] XReadClaim {
 template <bool Multi>
 Result<XWriteClaim<Multi>, ClaimError> bytes_try_claim(XBytesState<Multi>* s, std::size_t n,
                                                        uint16_t kind) noexcept {
-  // acquire: see claim_ready.
-  if (s->rx_closed.load(std::memory_order_acquire)) [[unlikely]]
+  if (s->receiver_gone()) [[unlikely]]
     return err(ClaimError::Closed);
   auto r = s->buf->try_claim(n, kind);
   if (r) [[likely]]
@@ -197,9 +160,9 @@ Result<XReadClaim<Multi>, RecvError> bytes_try_recv(XBytesState<Multi>* s) noexc
     if (b.released_position() != freed) s->after_release();  // it passed padding
     if (r) return XReadClaim<Multi>(std::move(*r), s);
     if (closed) return err(RecvError::Closed);
-    // acquire: the last sender's commits happen-before its close; read once more after
-    // seeing it so the record committed just before the close is never lost.
-    closed = s->tx_closed.load(std::memory_order_acquire);
+    // The last sender's commits happen-before its close; read once more after seeing it so
+    // the record committed just before the close is never lost.
+    closed = s->senders_gone();
     if (!closed) return err(RecvError::Empty);
   }
 }
@@ -222,186 +185,76 @@ Task<Result<XReadClaim<Multi>, RecvError>> bytes_recv_slow(XBytesState<Multi>* s
   }
 }
 
-// `co_await tx.claim(n)`: inline when there is room; the slow coroutine only when full.
+// Writer endpoint; mpsc_bytes senders can be copied (each copy is another producer).
 template <bool Multi>
-class XClaimOp {
+class XBytesSender : public SenderRef<XBytesState<Multi>, Multi> {
+  using Base = SenderRef<XBytesState<Multi>, Multi>;
+  using Base::s_;
   using R = Result<XWriteClaim<Multi>, ClaimError>;
 
  public:
-  XClaimOp(XBytesState<Multi>* s, std::size_t n, uint16_t kind) noexcept
-      : s_(s), n_(n), kind_(kind) {}
-  bool await_ready() noexcept {
-    auto r = bytes_try_claim(s_, n_, kind_);
-    if (r || r.error() != ClaimError::Full) {
-      done_.emplace(std::move(r));
-      return true;
-    }
-    return false;
-  }
-  void await_suspend(std::coroutine_handle<> h) {
-    slow_ = claim_slow<Multi>(s_, n_, kind_);
-    std::move(slow_).operator co_await().await_suspend(h);
-  }
-  R await_resume() {
-    if (done_) return std::move(*done_);
-    return std::move(slow_).operator co_await().await_resume();
-  }
-
- private:
-  XBytesState<Multi>* s_;
-  std::size_t n_;
-  uint16_t kind_;
-  std::optional<R> done_;
-  Task<R> slow_;
-};
-
-template <bool Multi>
-class XBytesRecvOp {
-  using R = Result<XReadClaim<Multi>, RecvError>;
-
- public:
-  explicit XBytesRecvOp(XBytesState<Multi>* s) noexcept : s_(s) {}
-  bool await_ready() noexcept {
-    auto r = bytes_try_recv(s_);
-    if (r || r.error() == RecvError::Closed) {
-      done_.emplace(std::move(r));
-      return true;
-    }
-    return false;
-  }
-  void await_suspend(std::coroutine_handle<> h) {
-    slow_ = bytes_recv_slow<Multi>(s_);
-    std::move(slow_).operator co_await().await_suspend(h);
-  }
-  R await_resume() {
-    if (done_) return std::move(*done_);
-    return std::move(slow_).operator co_await().await_resume();
-  }
-
- private:
-  XBytesState<Multi>* s_;
-  std::optional<R> done_;
-  Task<R> slow_;
-};
-
-// Writer endpoint; mpsc_bytes senders can be copied (each copy is another producer).
-template <bool Multi>
-class XBytesSender {
-  using State = XBytesState<Multi>;
-
- public:
   using WriteClaim = XWriteClaim<Multi>;
-
-  XBytesSender() noexcept = default;
-  explicit XBytesSender(State* s) noexcept : s_(s) {}
-  XBytesSender(XBytesSender&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-  XBytesSender& operator=(XBytesSender&& o) noexcept {
-    if (this != &o) {
-      reset();
-      s_ = std::exchange(o.s_, nullptr);
-    }
-    return *this;
-  }
-  XBytesSender(const XBytesSender& o) noexcept requires Multi : s_(o.s_) {
-    // relaxed: copied from a live sender, which already holds the count above 0.
-    if (s_) s_->senders.fetch_add(1, std::memory_order_relaxed);
-  }
-  XBytesSender& operator=(const XBytesSender& o) noexcept requires Multi {
-    XBytesSender tmp(o);
-    std::swap(s_, tmp.s_);
-    return *this;
-  }
-  ~XBytesSender() { reset(); }
+  using Base::Base;
 
   // Never blocks: Full, ZeroLength, TooLarge or Closed.
   Result<WriteClaim, ClaimError> try_claim(std::size_t n, uint16_t kind = 0) noexcept {
     return bytes_try_claim(s_, n, kind);
   }
   // Task: suspends while there is no room; ZeroLength / TooLarge / Closed at once.
-  XClaimOp<Multi> claim(std::size_t n, uint16_t kind = 0) noexcept {
-    return XClaimOp<Multi>(s_, n, kind);
+  auto claim(std::size_t n, uint16_t kind = 0) noexcept {
+    auto* s = s_;
+    return try_or_wait<R>([s, n, kind] { return final_claim(bytes_try_claim(s, n, kind)); },
+                          [s, n, kind] { return claim_slow<Multi>(s, n, kind); });
   }
   // Plain thread: spins, then sleeps in std::atomic::wait while there is no room.
-  Result<WriteClaim, ClaimError> claim_blocking(std::size_t n, uint16_t kind = 0) {
-    using R = Result<WriteClaim, ClaimError>;
+  R claim_blocking(std::size_t n, uint16_t kind = 0) {
     return block_on_queue(
-        s_->tx_wait,
-        [&]() -> std::optional<R> {
-          auto r = bytes_try_claim(s_, n, kind);
-          if (r || r.error() != ClaimError::Full) return std::optional<R>(std::move(r));
-          return std::nullopt;
-        },
+        s_->tx_wait, [&] { return final_claim(bytes_try_claim(s_, n, kind)); },
         [this, n] { return s_->claim_ready(n); });
   }
 
-  bool is_closed() const noexcept { return s_->rx_closed.load(std::memory_order_acquire); }
   std::size_t capacity() const noexcept { return s_->buf->capacity(); }
   std::size_t max_payload() const noexcept { return s_->buf->max_payload(); }
-  explicit operator bool() const noexcept { return s_ != nullptr; }
 
  private:
-  void reset() noexcept {
-    State* s = std::exchange(s_, nullptr);
-    if (s == nullptr) return;
-    // acq_rel: the last sender's close happens after every other sender's commits.
-    if (s->senders.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      s->close_tx();
-      s->unref();
-    }
+  static std::optional<R> final_claim(R r) {
+    if (r || r.error() != ClaimError::Full) return std::optional<R>(std::move(r));
+    return std::nullopt;
   }
-  State* s_ = nullptr;
 };
 
 template <bool Multi>
-class XBytesReceiver {
-  using State = XBytesState<Multi>;
+class XBytesReceiver : public ReceiverRef<XBytesState<Multi>> {
+  using Base = ReceiverRef<XBytesState<Multi>>;
+  using Base::s_;
+  using R = Result<XReadClaim<Multi>, RecvError>;
 
  public:
   using ReadClaim = XReadClaim<Multi>;
-
-  XBytesReceiver() noexcept = default;
-  explicit XBytesReceiver(State* s) noexcept : s_(s) {}
-  XBytesReceiver(XBytesReceiver&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-  XBytesReceiver& operator=(XBytesReceiver&& o) noexcept {
-    if (this != &o) {
-      reset();
-      s_ = std::exchange(o.s_, nullptr);
-    }
-    return *this;
-  }
-  XBytesReceiver(const XBytesReceiver&) = delete;
-  XBytesReceiver& operator=(const XBytesReceiver&) = delete;
-  ~XBytesReceiver() { reset(); }
+  using Base::Base;
 
   // Never blocks: Empty while senders live, Closed once they are all gone and it is drained.
   Result<ReadClaim, RecvError> try_recv() noexcept { return bytes_try_recv(s_); }
   // Task: suspends while empty.
-  XBytesRecvOp<Multi> recv() noexcept { return XBytesRecvOp<Multi>(s_); }
+  auto recv() noexcept {
+    auto* s = s_;
+    return try_or_wait<R>([s] { return final_recv(bytes_try_recv(s)); },
+                          [s] { return bytes_recv_slow<Multi>(s); });
+  }
   // Plain thread: spins, then sleeps in std::atomic::wait while empty.
-  Result<ReadClaim, RecvError> recv_blocking() {
-    using R = Result<ReadClaim, RecvError>;
+  R recv_blocking() {
     return block_on_queue(
-        s_->rx_wait,
-        [this]() -> std::optional<R> {
-          auto r = bytes_try_recv(s_);
-          if (r || r.error() == RecvError::Closed) return std::optional<R>(std::move(r));
-          return std::nullopt;
-        },
+        s_->rx_wait, [this] { return final_recv(bytes_try_recv(s_)); },
         [this] { return s_->recv_ready(); });
   }
 
-  bool is_closed() const noexcept { return s_->tx_closed.load(std::memory_order_acquire); }
   std::size_t capacity() const noexcept { return s_->buf->capacity(); }
-  explicit operator bool() const noexcept { return s_ != nullptr; }
 
  private:
-  void reset() noexcept {
-    State* s = std::exchange(s_, nullptr);
-    if (s == nullptr) return;
-    s->close_rx();
-    s->unref();
+  static std::optional<R> final_recv(R r) {
+    if (r || r.error() == RecvError::Closed) return std::optional<R>(std::move(r));
+    return std::nullopt;
   }
-  State* s_ = nullptr;
 };
 
 template <bool Multi>
