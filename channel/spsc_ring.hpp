@@ -3,13 +3,11 @@
 // Why this shape (see detail/ring_core.hpp for the protocol):
 // * The ready signal is a sequence word inside each slot, next to the value, so a hand-off
 //   costs one cache-line transfer: the consumer never reads the producer's index at all.
-// * The producer keeps a private copy of the consumer's head and reloads the real one (acquire)
-//   only when the copy says "full", so in steady state neither side touches the other's line.
+// * The consumer marks each slot free after taking its value, and the producer tests the slot
+//   it is about to fill, so neither side ever reads the other's index (ring_core.hpp).
 // * No read-modify-write anywhere: one thread writes each word.
 // * Each side's fields sit on their own kFalseShareBytes (128-byte) line, with private copies
-//   of the constants they need.
-// Slots are dense (not padded): the consumer never writes them, so the only line shared while
-// both sides work is the one being handed off. A slot never straddles two lines.
+//   of the constants they need. Slots are dense; a slot never straddles two lines.
 #pragma once
 
 #include <memory>
@@ -19,8 +17,8 @@
 namespace sluice {
 
 template <class T>
-class SpscRing : public detail::RingCore<T> {
-  using Core = detail::RingCore<T>;
+class SpscRing : public detail::RingCore<T, true> {
+  using Core = detail::RingCore<T, true>;
   using Slot = typename Core::Slot;
   friend Core;  // make_ring constructs us through the protected constructor
 
@@ -42,15 +40,12 @@ class SpscRing : public detail::RingCore<T> {
   template <class... A>
   bool try_emplace(A&&... a) noexcept(std::is_nothrow_constructible_v<T, A&&...>) {
     const uint64_t t = tail_;
-    if (t - head_cache_ >= pcap_) [[unlikely]] {
-      // acquire: the consumer's reads of the slots it released happen-before our writes.
-      head_cache_ = this->head_.load(std::memory_order_acquire);
-      if (t - head_cache_ >= pcap_) return false;
-    }
     Slot& s = pslots_[detail::slot_index(t, pmask_, pbits_)];
+    // acquire: pairs with the consumer's free mark; its read of the old value came first.
+    if (s.seq.load(std::memory_order_acquire) != Core::free_mark(t)) return false;
     ::new (static_cast<void*>(s.storage)) T(std::forward<A>(a)...);
-    // release: the value is complete before the consumer can see seq == t + 1.
-    s.seq.store(t + 1, std::memory_order_release);
+    // release: the value is complete before the consumer can see it marked ready.
+    s.seq.store(Core::ready_mark(t), std::memory_order_release);
     tail_ = t + 1;
     tail_pub_.store(t + 1, std::memory_order_relaxed);  // relaxed: statistics only (size())
     return true;
@@ -59,18 +54,18 @@ class SpscRing : public detail::RingCore<T> {
   // Moves up to n values from in[0..k) into the ring. Returns k (0 when full).
   std::size_t try_push_n(T* in, std::size_t n) noexcept(Core::kNothrowMove) {
     const uint64_t t = tail_;
-    uint64_t room = pcap_ - (t - head_cache_);
-    if (room < n) {
-      // acquire: as in try_emplace.
-      head_cache_ = this->head_.load(std::memory_order_acquire);
-      room = pcap_ - (t - head_cache_);
+    std::size_t k = 0;
+    for (; k < n; ++k) {
+      Slot& s = pslots_[detail::slot_index((t + k), pmask_, pbits_)];
+      // acquire: as in try_emplace. The consumer frees in order: the first slot still
+      // taken ends the batch.
+      if (s.seq.load(std::memory_order_acquire) != Core::free_mark(t + k)) break;
     }
-    const std::size_t k = n < room ? n : static_cast<std::size_t>(room);
     for (std::size_t i = 0; i < k; ++i) {
       Slot& s = pslots_[detail::slot_index((t + i), pmask_, pbits_)];
       ::new (static_cast<void*>(s.storage)) T(std::move(in[i]));
       // release: as in try_emplace (a plain store on x86: no fence per item).
-      s.seq.store(t + i + 1, std::memory_order_release);
+      s.seq.store(Core::ready_mark(t + i), std::memory_order_release);
     }
     tail_ = t + k;
     tail_pub_.store(t + k, std::memory_order_relaxed);  // relaxed: statistics only
@@ -91,18 +86,15 @@ class SpscRing : public detail::RingCore<T> {
       : Core(slots, cap, mem),
         pslots_(slots),
         pmask_(cap - 1),
-        pbits_(detail::mix_bits_for<T>(cap)),
-        pcap_(cap) {}
+        pbits_(detail::mix_bits_for<T>(cap)) {}
 
  private:
   // The producer's line. alignas(kFalseShareBytes): written on every push, never read by the
   // consumer's hot path.
   alignas(kFalseShareBytes) uint64_t tail_ = 0;
-  uint64_t head_cache_ = 0;  // the consumer's head as last seen; never ahead of the real one
   Slot* const pslots_;
   const uint64_t pmask_;
   const unsigned pbits_;
-  const uint64_t pcap_;
   std::atomic<uint64_t> tail_pub_{0};
 };
 

@@ -34,9 +34,11 @@ struct alignas(kSlotAlign<T>) RingSlot : SlotBody<T> {
   T* ptr() noexcept { return std::launder(reinterpret_cast<T*>(this->storage)); }
 };
 
-// Spreading consecutive positions over different cache lines: position bits [0, b) and
-// [b, 2b) swap, where 2^b slots share a line. The producer writing p + 1 then does not
-// invalidate the line the consumer is reading p from. Off (b = 0) for rings smaller than
+// Optional (-DSLUICE_RING_MIX): spreading consecutive positions over different cache lines:
+// position bits [0, b) and [b, 2b) swap, where 2^b slots share a line, so the producer writing
+// p + 1 does not invalidate the line the consumer reads p from. Off by default: measured on
+// the 2-vCPU EPYC VMs with the consumer's free marks, it cut u64 throughput (SPSC 267-280 ->
+// 225-239 M/s, MPSC 103 -> 53 M/s; perf/RESULTS.md). Never used for rings smaller than
 // (2^b)^2 slots, where the swap would leave the ring.
 template <class T>
 inline constexpr unsigned kMixBits =
@@ -45,11 +47,11 @@ inline constexpr unsigned kMixBits =
 
 template <class T>
 constexpr unsigned mix_bits_for(uint64_t cap) noexcept {
-#ifdef SLUICE_RING_NO_MIX
+#ifdef SLUICE_RING_MIX
+  return cap >= (uint64_t{1} << (2 * kMixBits<T>)) ? kMixBits<T> : 0u;
+#else
   (void)cap;
   return 0;
-#else
-  return cap >= (uint64_t{1} << (2 * kMixBits<T>)) ? kMixBits<T> : 0u;
 #endif
 }
 
