@@ -1,8 +1,10 @@
 // A three-stage pipeline on one pinned-able runtime, joined by local channels:
 //   feed (synthetic quotes) -> strategy (signal) -> gateway (orders)
 // Each quote carries its creation timestamp; the gateway records quote-to-order latency in
-// cycles and prints p50/p99/p99.9/max. Later issues replace the stages with the ITCH decoder,
-// order book and journal.
+// cycles and prints p50/p99/p99.9/max. The strategy's sender is tapped: every order it hands
+// the gateway is also recorded (channel id, sequence, TSC stamp) in a logbuf, which is read
+// back at the end, as an archiver would. Later issues replace the stages with the ITCH
+// decoder, order book and journal.
 //
 // Usage: pipeline [messages=1000000] [capacity=1] [busy|park]
 // Capacity 1 shows the per-message latency of the stages; a larger capacity shows throughput
@@ -36,7 +38,9 @@ Task<> feed(local::Sender<Quote> out, uint32_t n) {
   }
 }
 
-Task<> strategy(local::Receiver<Quote> in, local::Sender<Order> out) {
+using OrderTap = Tap<SpscLogbuf, TapTsc>;
+
+Task<> strategy(local::Receiver<Quote> in, TappedSender<local::Sender<Order>, OrderTap> out) {
   int32_t last = 0;
   while (auto q = co_await in.recv()) {
     int32_t side = q->px > last ? 1 : -1;
@@ -71,13 +75,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad capacity %zu: %s\n", cap, to_string(quotes.error()));
     return 2;
   }
+  // The tap's log: room for every order (a 48-byte record each) so none is dropped.
+  auto log = SpscLogbuf::make(std::size_t{n} * 48 + 4096);
+  if (!log) {
+    std::fprintf(stderr, "tap log: %s\n", logbuf::to_string(log.error()));
+    return 2;
+  }
+  OrderTap tap(**log, /*channel_id=*/2);
+
   RuntimeConfig cfg;
   cfg.idle = busy ? IdlePolicy::busy_poll() : IdlePolicy::park();
   Runtime rt(cfg);
   LatencyHistogram hist;
   auto main_task = [&]() -> Task<long> {
     auto f = spawn(feed(std::move(quotes->tx), n));
-    auto s = spawn(strategy(std::move(quotes->rx), std::move(orders->tx)));
+    auto s = spawn(strategy(std::move(quotes->rx), tapped(std::move(orders->tx), tap)));
     auto g = spawn(gateway(std::move(orders->rx), &hist));
     (void)co_await f;
     (void)co_await s;
@@ -99,9 +111,23 @@ int main(int argc, char** argv) {
   }
   std::printf("  max     %8lu cycles  %9.1f ns\n", static_cast<unsigned long>(hist.max()),
               static_cast<double>(hist.max()) / cpn);
+  // The archiver's side of the tap: every order once, in sequence, none dropped.
+  uint64_t recorded = 0;
+  bool in_order = true;
+  (*log)->consume(
+      [&](std::span<const std::byte> rec, uint16_t) {
+        TapHeader h;
+        std::memcpy(&h, rec.data(), sizeof h);
+        in_order = in_order && h.channel_id == 2 && h.sequence == recorded;
+        ++recorded;
+      },
+      SIZE_MAX);
+  std::printf("tap: %lu orders recorded in the logbuf, %s, %lu dropped\n",
+              static_cast<unsigned long>(recorded), in_order ? "in sequence" : "OUT OF SEQUENCE",
+              static_cast<unsigned long>(tap.dropped()));
   const auto& c = rt.counters();
   std::printf("runtime: %lu polls, %lu local wakes, %lu parks, %lu slab misses\n",
               static_cast<unsigned long>(c.polls), static_cast<unsigned long>(c.local_wakes),
               static_cast<unsigned long>(c.parks), static_cast<unsigned long>(c.slab_misses));
-  return got == static_cast<long>(n) ? 0 : 1;
+  return got == static_cast<long>(n) && recorded == n && in_order ? 0 : 1;
 }
