@@ -24,10 +24,12 @@ template <class C>
 class BytesChan : public ::testing::Test {};
 struct SpscB {
   static auto make(std::size_t cap) { return spsc_bytes::channel(cap); }
+  static auto make_in(std::size_t cap, RingMemory m) { return spsc_bytes::channel(cap, m); }
   static constexpr bool kMulti = false;
 };
 struct MpscB {
   static auto make(std::size_t cap) { return mpsc_bytes::channel(cap); }
+  static auto make_in(std::size_t cap, RingMemory m) { return mpsc_bytes::channel(cap, m); }
   static constexpr bool kMulti = true;
 };
 using Kinds = ::testing::Types<SpscB, MpscB>;
@@ -48,6 +50,9 @@ std::string str(const Claim& c) {
 TYPED_TEST(BytesChan, ConstructionAndClaimErrorsAreValues) {
   EXPECT_EQ(TypeParam::make(0).error(), ChannelError::ZeroCapacity);
   EXPECT_EQ(TypeParam::make((std::size_t{1} << 31) + 1).error(), ChannelError::CapacityTooLarge);
+  RingMemory failing{[](std::size_t, std::size_t, void*) -> void* { return nullptr; }, nullptr,
+                     nullptr};
+  EXPECT_EQ(TypeParam::make_in(1024, failing).error(), ChannelError::OutOfMemory);
   auto [tx, rx] = std::move(*TypeParam::make(200));
   EXPECT_EQ(tx.capacity(), 256u);
   EXPECT_EQ(tx.max_payload(), 120u);
