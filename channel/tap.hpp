@@ -86,7 +86,9 @@ class Tap {
     else
       return seq_;
   }
-  uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  uint64_t dropped() const noexcept {
+    return dropped_.load(std::memory_order_relaxed);  // relaxed: a statistic
+  }
 
  private:
   uint64_t next_sequence() noexcept {
