@@ -36,16 +36,19 @@ namespace detail {
 template <class T>
 struct State;
 
+// task and value are set when the waiter parks; status before anyone reads it (the ready
+// path, or the side that admits or closes a parked sender). Left unset until then so an
+// awaiter that completes at once does not pay for them.
 template <class T>
 struct SendWaiter : sluice::detail::WaitNode<SendWaiter<T>> {
   enum class St : uint8_t { Pending, Sent, Closed };
-  sluice::detail::TaskHeader* task = nullptr;
-  St status = St::Pending;
-  T* value = nullptr;
+  sluice::detail::TaskHeader* task;
+  St status;
+  T* value;
 };
 
 struct RecvWaiter : sluice::detail::WaitNode<RecvWaiter> {
-  sluice::detail::TaskHeader* task = nullptr;
+  sluice::detail::TaskHeader* task;
 };
 
 template <class T>
@@ -105,9 +108,10 @@ struct State {
     if (tx_slow) [[unlikely]]
       wake_receiver();
   }
+  // Only the receiver side's state changed: recompute just the senders' limit.
   void wake_receiver() noexcept {
     if (RecvWaiter* w = recv_waiters.pop_front()) w->task->rt->schedule(w->task);
-    update_flags();
+    set_tx_slow(!rx_alive || !recv_waiters.empty());
   }
   // The fast-path read: a value is queued and no blocked sender waits (rx_slow is false).
   T pop_fast() noexcept(std::is_nothrow_move_constructible_v<T>) {
@@ -131,7 +135,9 @@ struct State {
       w->status = SendWaiter<T>::St::Sent;
       w->task->rt->schedule(w->task);
     }
-    update_flags();
+    // Only the send-waiter list and tail changed: recompute just the receiver's limit
+    // (send_limit = head + cap, or slow, is untouched by admitting a sender).
+    set_rx_slow(!send_waiters.empty());
   }
 
   static State* create(uint64_t cap) {
@@ -237,7 +243,7 @@ class Sender {
     using Waiter = detail::SendWaiter<T>;
     State* s_;
     T value_;
-    Waiter w_{};
+    Waiter w_;
   };
 
   // Suspends while the channel is full. Returns Closed with the value if the receiver is gone.
@@ -319,7 +325,7 @@ class Receiver {
 
    private:
     Receiver* r_;
-    detail::RecvWaiter w_{};
+    detail::RecvWaiter w_;
   };
 
   // Suspends while empty. Returns Closed once every sender is gone and the ring is drained.

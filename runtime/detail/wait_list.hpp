@@ -4,10 +4,12 @@
 
 namespace sluice::detail {
 
+// The links are written by push_back before anything reads them, so only wl_linked starts
+// set: a waiter that never parks (the common, ready-at-once case) costs one store here.
 template <class W>
 struct WaitNode {
-  W* wl_prev = nullptr;
-  W* wl_next = nullptr;
+  W* wl_prev;
+  W* wl_next;
   bool wl_linked = false;
 };
 
@@ -40,9 +42,17 @@ class WaitList {
     w->wl_prev = w->wl_next = nullptr;
     w->wl_linked = false;
   }
+  // The common wake path: the front has no predecessor, so only its successor is relinked.
   W* pop_front() noexcept {
     W* w = head_;
-    if (w) remove(w);
+    if (w == nullptr) return nullptr;
+    head_ = w->wl_next;
+    if (head_)
+      head_->wl_prev = nullptr;
+    else
+      tail_ = nullptr;
+    w->wl_next = nullptr;
+    w->wl_linked = false;
     return w;
   }
 
