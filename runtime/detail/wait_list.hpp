@@ -4,12 +4,12 @@
 
 namespace sluice::detail {
 
-// The links are written by push_back before anything reads them, so only wl_linked starts
-// set: a waiter that never parks (the common, ready-at-once case) costs one store here.
+// Links start null so a waiter can be copied or moved before it parks (cancellation's
+// awaiter is returned by value) without reading indeterminate pointers.
 template <class W>
 struct WaitNode {
-  W* wl_prev;
-  W* wl_next;
+  W* wl_prev = nullptr;
+  W* wl_next = nullptr;
   bool wl_linked = false;
 };
 
