@@ -39,21 +39,20 @@ class SpscRing : public detail::RingCore<T, true> {
 
   template <class... A>
   bool try_emplace(A&&... a) noexcept(std::is_nothrow_constructible_v<T, A&&...>) {
-    const uint64_t t = tail_;
+    const uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only we write it
     Slot& s = pslots_[detail::slot_index(t, pmask_, pbits_)];
     // acquire: pairs with the consumer's free mark; its read of the old value came first.
     if (s.seq.load(std::memory_order_acquire) != Core::free_mark(t)) return false;
     ::new (static_cast<void*>(s.storage)) T(std::forward<A>(a)...);
     // release: the value is complete before the consumer can see it marked ready.
     s.seq.store(Core::ready_mark(t), std::memory_order_release);
-    tail_ = t + 1;
-    tail_pub_.store(t + 1, std::memory_order_relaxed);  // relaxed: statistics only (size())
+    tail_.store(t + 1, std::memory_order_relaxed);  // relaxed: read by size() only
     return true;
   }
 
   // Moves up to n values from in[0..k) into the ring. Returns k (0 when full).
   std::size_t try_push_n(T* in, std::size_t n) noexcept(Core::kNothrowMove) {
-    const uint64_t t = tail_;
+    const uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only we write it
     std::size_t k = 0;
     for (; k < n; ++k) {
       Slot& s = pslots_[detail::slot_index((t + k), pmask_, pbits_)];
@@ -67,8 +66,7 @@ class SpscRing : public detail::RingCore<T, true> {
       // release: as in try_emplace (a plain store on x86: no fence per item).
       s.seq.store(Core::ready_mark(t + i), std::memory_order_release);
     }
-    tail_ = t + k;
-    tail_pub_.store(t + k, std::memory_order_relaxed);  // relaxed: statistics only
+    tail_.store(t + k, std::memory_order_relaxed);  // relaxed: read by size() only
     return k;
   }
 
@@ -76,7 +74,7 @@ class SpscRing : public detail::RingCore<T, true> {
   std::size_t size() const noexcept {
     // relaxed: a snapshot for statistics and the async channels' room hint, never a hand-off.
     const uint64_t h = this->head_.load(std::memory_order_relaxed);
-    const uint64_t t = tail_pub_.load(std::memory_order_relaxed);
+    const uint64_t t = tail_.load(std::memory_order_relaxed);
     return t > h ? static_cast<std::size_t>(t - h) : 0;
   }
 
@@ -90,12 +88,12 @@ class SpscRing : public detail::RingCore<T, true> {
 
  private:
   // The producer's line. alignas(kFalseShareBytes): written on every push, never read by the
-  // consumer's hot path.
-  alignas(kFalseShareBytes) uint64_t tail_ = 0;
+  // consumer's hot path. Atomic only so size() may read it from another thread; the producer's
+  // own relaxed load and store compile to plain moves.
+  alignas(kFalseShareBytes) std::atomic<uint64_t> tail_{0};
   Slot* const pslots_;
   const uint64_t pmask_;
   const unsigned pbits_;
-  std::atomic<uint64_t> tail_pub_{0};
 };
 
 }  // namespace sluice
