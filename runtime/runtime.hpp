@@ -43,6 +43,7 @@ struct Counters {
   uint64_t polls = 0;         // task resumptions
   uint64_t local_wakes = 0;   // schedules from this thread
   uint64_t remote_wakes = 0;  // wakes that arrived through the inbox
+  uint64_t polled_wakes = 0;  // cross-thread wakes a busy-polling runtime saw by polling
   uint64_t parks = 0;         // times the thread blocked in the kernel
   uint64_t slab_misses = 0;   // frames that fell back to the heap
   uint64_t timers_fired = 0;
@@ -54,6 +55,20 @@ struct ShutdownReport {
 };
 
 enum class JoinError : uint8_t { Aborted };
+
+namespace detail {
+// A wait that a busy-polling runtime checks itself instead of being woken (Runtime::add_poll).
+// Why: a cross-thread wake through the inbox moves five or six cache lines between the two
+// cores (waiter word, task header, inbox head, stub, ...); a runtime that never sleeps can
+// instead re-read the one word the other thread writes, which is one line each way.
+struct PollNode {
+  PollNode* poll_prev = nullptr;
+  PollNode* poll_next = nullptr;
+  TaskHeader* poll_task = nullptr;                   // scheduled when ready() says so
+  bool (*poll_ready)(PollNode*) noexcept = nullptr;  // owner thread; no blocking, no allocation
+  bool poll_linked = false;
+};
+}  // namespace detail
 
 class CancellationToken;
 
@@ -128,6 +143,37 @@ class Runtime {
     rt->remote_refs_.fetch_sub(1, std::memory_order_release);  // release: our last touch of rt
   }
 
+  // True when this runtime never parks (IdlePolicy::busy_poll): cross-thread waits may then
+  // register as polled (add_poll) and skip the inbox and the parking handshake entirely. A
+  // runtime that never sleeps cannot miss a wake, so no store-then-load fence is needed.
+  bool polls_waits() const noexcept { return cfg_.idle.kind == IdlePolicy::Kind::busy_poll; }
+
+  // Owner thread: check n->poll_ready(n) between task batches (and continuously while idle);
+  // when it returns true, unlink n and schedule n->poll_task. remove_poll is a no-op for a
+  // node that is not linked (already fired).
+  void add_poll(detail::PollNode* n) noexcept {
+    n->poll_next = nullptr;
+    n->poll_prev = poll_tail_;
+    if (poll_tail_)
+      poll_tail_->poll_next = n;
+    else
+      poll_head_ = n;
+    poll_tail_ = n;
+    n->poll_linked = true;
+  }
+  void remove_poll(detail::PollNode* n) noexcept {
+    if (!n->poll_linked) return;
+    if (n->poll_prev)
+      n->poll_prev->poll_next = n->poll_next;
+    else
+      poll_head_ = n->poll_next;
+    if (n->poll_next)
+      n->poll_next->poll_prev = n->poll_prev;
+    else
+      poll_tail_ = n->poll_prev;
+    n->poll_linked = false;
+  }
+
   void add_timer(TimerEntry* e) noexcept { timers_.insert(e); }
   void remove_timer(TimerEntry* e) noexcept { timers_.remove(e); }
 
@@ -162,6 +208,7 @@ class Runtime {
   bool run_batch(detail::TaskHeader* root) noexcept;
   void poll_events() noexcept;
   void drain_inbox() noexcept;
+  void check_polls() noexcept;
   void fire_timers() noexcept;
   void idle() noexcept;
   void park(int64_t timeout_ns) noexcept;
@@ -172,6 +219,8 @@ class Runtime {
   detail::TaskHeader* ready_head_ = nullptr;
   detail::TaskHeader* ready_tail_ = nullptr;
   detail::TaskHeader* all_head_ = nullptr;
+  detail::PollNode* poll_head_ = nullptr;  // polled waits (busy_poll runtimes only)
+  detail::PollNode* poll_tail_ = nullptr;
   std::size_t live_ = 0;
   Counters counters_{};
   TimerWheel timers_;
