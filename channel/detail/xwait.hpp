@@ -179,19 +179,33 @@ class XWaitQueue {
 
 // Suspends the current task in q until woken, unless `ready()` holds after registering.
 // Destroyed while suspended (abort, timeout): takes its registration back.
+//
+// On a busy-polling runtime (Runtime::polls_waits) the task does not register in q at all:
+// its runtime re-evaluates ready() between task batches (a PollNode). The other side then sees
+// no parked peer and never wakes anyone, and the wait ends as soon as the ring line changes
+// hands: no lock, no inbox, no task-header traffic. A runtime that never sleeps cannot miss
+// the change, so the fence-and-recheck handshake is not needed on this path.
 template <class Ready>
-class XWaitAwaiter {
+class XWaitAwaiter : PollNode {
  public:
   XWaitAwaiter(XWaitQueue* q, Ready ready) noexcept : q_(q), ready_(ready) {}
   XWaitAwaiter(const XWaitAwaiter&) = delete;
   XWaitAwaiter& operator=(const XWaitAwaiter&) = delete;
   ~XWaitAwaiter() {
     if (parked_) q_->remove_task(&node_);
+    if (poll_task != nullptr) poll_task->rt->remove_poll(this);  // no-op once it fired
   }
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
     TaskHeader* me = tl_ctx.current;
     me->leaf = h;
+    if (me->rt->polls_waits()) {
+      if (ready_()) return false;
+      poll_task = me;
+      poll_ready = &XWaitAwaiter::poll;
+      me->rt->add_poll(this);
+      return true;
+    }
     q_->add_task(&node_, me);
     // seq_cst: registration (store) before the re-check (load); pairs with the other side's
     // fence between its ring publication and its load of the queue's count.
@@ -203,6 +217,8 @@ class XWaitAwaiter {
   void await_resume() noexcept { parked_ = false; }
 
  private:
+  static bool poll(PollNode* n) noexcept { return static_cast<XWaitAwaiter*>(n)->ready_(); }
+
   XWaitQueue* q_;
   Ready ready_;
   XWaitQueue::Node node_{};

@@ -7,6 +7,7 @@
 //                   manual time from "go" to the last pop; items_per_second is the figure
 //  *_try_send_recv  the async channel's try_send + try_recv on the same thread
 //  *_ring_try_push_pop  the raw ring's try_push + try_pop on the same thread
+//  *_chan_*_task_rtt    a plain thread and a task awaiting recv() on a busy / parking runtime
 // Every queue spins with the same pause instruction while full/empty, as atomic_queue does.
 #include <benchmark/benchmark.h>
 #include <sluice/sluice.hpp>
@@ -305,6 +306,42 @@ void wake_rtt(benchmark::State& st, IdlePolicy policy) {
   rt_thread.join();
 }
 
+// ---- a plain thread and a task on a runtime (CPU 1) bounce a value through two spsc channels;
+// the task awaits recv() (on a busy runtime: polled, on a parking one: woken via the inbox) ----
+
+void chan_task_rtt(benchmark::State& st, IdlePolicy policy) {
+  if (!pin_or_skip(st, 0)) return;
+  auto ping = std::move(*spsc::channel<uint64_t>(1024));
+  auto pong = std::move(*spsc::channel<uint64_t>(1024));
+  std::thread rt_thread([&] {
+    (void)pin_current_thread(1);
+    RuntimeConfig cfg;
+    cfg.idle = policy;
+    Runtime rt(cfg);
+    rt.block_on([&]() -> Task<> {
+      for (;;) {
+        auto v = co_await ping.rx.recv();
+        if (!v || *v == kStop) co_return;
+        while (!pong.tx.try_send(*v)) cpu_relax();
+      }
+    }());
+  });
+  uint64_t i = 1;
+  for (auto _ : st) {
+    while (!ping.tx.try_send(i)) cpu_relax();
+    Result<uint64_t, RecvError> r = err(RecvError::Empty);
+    while (!(r = pong.rx.try_recv())) cpu_relax();
+    if (*r != i) st.SkipWithError("round trip returned the wrong value");
+    ++i;
+  }
+  while (!ping.tx.try_send(kStop)) cpu_relax();
+  rt_thread.join();
+}
+void BM_spsc_chan_busy_task_rtt(benchmark::State& st) {
+  chan_task_rtt(st, IdlePolicy::busy_poll());
+}
+void BM_spsc_chan_parked_task_rtt(benchmark::State& st) { chan_task_rtt(st, IdlePolicy::park()); }
+
 void BM_wake_busy_rtt(benchmark::State& st) { wake_rtt(st, IdlePolicy::busy_poll()); }
 void BM_wake_parked_rtt(benchmark::State& st) { wake_rtt(st, IdlePolicy::park()); }
 
@@ -366,6 +403,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_mpsc_ring_try_push_pop", BM_mpsc_ring_try_push_pop);
   benchmark::RegisterBenchmark("BM_wake_busy_rtt", BM_wake_busy_rtt);
   benchmark::RegisterBenchmark("BM_wake_parked_rtt", BM_wake_parked_rtt);
+  benchmark::RegisterBenchmark("BM_spsc_chan_busy_task_rtt", BM_spsc_chan_busy_task_rtt);
+  benchmark::RegisterBenchmark("BM_spsc_chan_parked_task_rtt", BM_spsc_chan_parked_task_rtt);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -371,6 +371,90 @@ TYPED_TEST(XChan, TimeoutOnRecvLosesNothing) {
   }());
 }
 
+// ---------------------------------------------------------------- busy runtimes poll
+
+// On a busy-polling runtime a waiting task is polled, not registered: the other side wakes
+// nobody, and the runtime notices the ring change itself.
+TYPED_TEST(XChan, BusyRuntimeRecvIsPolled) {
+  Runtime rt(RuntimeConfig{IdlePolicy::busy_poll()});
+  auto ch = std::move(*TypeParam::template make<int>(1));
+  int got = rt.block_on([&]() -> Task<int> {
+    auto h = spawn([](auto& rx) -> Task<int> {
+      auto r = co_await rx.recv();
+      co_return r ? *r : -1;
+    }(ch.rx));
+    co_await yield_now();  // suspended in recv, polled
+    std::thread([&] { EXPECT_TRUE(ch.tx.try_send(5)); }).join();
+    auto r = co_await h;
+    co_return *r;
+  }());
+  EXPECT_EQ(got, 5);
+  EXPECT_GE(rt.counters().polled_wakes, 1u);
+  EXPECT_EQ(rt.counters().remote_wakes, 0u);
+}
+
+TYPED_TEST(XChan, BusyRuntimeSendIsPolledAndSeesClose) {
+  Runtime rt(RuntimeConfig{IdlePolicy::busy_poll()});
+  auto ch = std::move(*TypeParam::template make<int>(1));
+  EXPECT_TRUE(ch.tx.try_send(1));  // full
+  auto rx = std::make_unique<decltype(ch.rx)>(std::move(ch.rx));
+  bool closed = rt.block_on([&]() -> Task<bool> {
+    auto h = spawn([](auto& tx) -> Task<int> {
+      auto r = co_await tx.send(2);
+      co_return r ? 0 : r.error().value;  // the value comes back with Closed
+    }(ch.tx));
+    co_await yield_now();                     // suspended in send (full), polled
+    std::thread([&] { rx.reset(); }).join();  // receiver gone on another thread
+    auto r = co_await h;
+    co_return *r == 2;
+  }());
+  EXPECT_TRUE(closed);
+  EXPECT_GE(rt.counters().polled_wakes, 1u);
+}
+
+TYPED_TEST(XChan, BusyRuntimeAbortPolledWaitersLosesNothing) {
+  // event_interval 1: the poll runs after every task, so the receiver can be scheduled by the
+  // poll and then aborted before it runs. The value must stay in the channel.
+  Runtime rt(RuntimeConfig{IdlePolicy::busy_poll(), SlabConfig{}, 1});
+  auto ch = std::move(*TypeParam::template make<int>(1));
+  rt.block_on([&]() -> Task<> {
+    auto h = spawn([](auto& rx) -> Task<int> {
+      auto r = co_await rx.recv();
+      co_return r ? *r : -1;
+    }(ch.rx));
+    co_await yield_now();  // polled in recv
+    std::thread([&] { EXPECT_TRUE(ch.tx.try_send(42)); }).join();
+    co_await yield_now();  // the poll fires: the receiver is scheduled behind us
+    EXPECT_FALSE(h.is_finished());
+    EXPECT_TRUE(h.abort());
+    // A polled sender aborted while still polled leaves the ring as it was.
+    auto s = spawn([](auto& tx) -> Task<bool> { co_return bool(co_await tx.send(7)); }(ch.tx));
+    co_await yield_now();  // full (42 is queued): polled in send
+    EXPECT_FALSE(s.is_finished());
+    EXPECT_TRUE(s.abort());
+    for (int i = 0; i < 3; ++i) co_await yield_now();  // polls run over the removed nodes
+  }());
+  EXPECT_EQ(*ch.rx.try_recv(), 42);
+  EXPECT_EQ(ch.rx.try_recv().error(), RecvError::Empty);
+}
+
+TYPED_TEST(XChan, BusyRuntimeTimeoutOnRecvLosesNothing) {
+  Runtime rt(RuntimeConfig{IdlePolicy::busy_poll()});
+  auto ch = std::move(*TypeParam::template make<int>(2));
+  rt.block_on([&]() -> Task<> {
+    auto r = co_await timeout(
+        2ms, [](auto& rx) -> Task<Result<int, RecvError>> { co_return co_await rx.recv(); }(ch.rx));
+    EXPECT_FALSE(r);
+    EXPECT_EQ(r.error(), TimeoutError::TimedOut);
+  }());
+  std::thread t([&] { EXPECT_TRUE(ch.tx.send_blocking(9)); });
+  t.join();
+  rt.block_on([&]() -> Task<> {
+    auto r = co_await ch.rx.recv();
+    EXPECT_EQ(*r, 9);
+  }());
+}
+
 // A blocked sending thread is woken when the receiver goes away, and gets its value back.
 TYPED_TEST(XChan, BlockedThreadSenderSeesClose) {
   auto ch = std::move(*TypeParam::template make<std::unique_ptr<int>>(1));
