@@ -120,15 +120,15 @@ bool Runtime::run_batch(detail::TaskHeader* root) noexcept {
 }
 
 void Runtime::poll_events() noexcept {
-  if (poll_head_ != nullptr) check_polls();
+  if (!polls_.empty()) check_polls();
   if (inbox_.maybe_nonempty()) drain_inbox();
   fire_timers();
 }
 
 void Runtime::check_polls() noexcept {
-  detail::PollNode* n = poll_head_;
+  detail::PollNode* n = polls_.front();
   while (n != nullptr) {
-    detail::PollNode* next = n->poll_next;  // n may be unlinked below
+    detail::PollNode* next = n->wl_next;  // n may be unlinked below
     if (n->poll_ready(n)) {
       remove_poll(n);
       ++counters_.polled_wakes;

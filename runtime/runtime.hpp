@@ -12,6 +12,7 @@
 
 #include "detail/inbox.hpp"
 #include "detail/task_header.hpp"
+#include "detail/wait_list.hpp"
 #include "result.hpp"
 #include "slab.hpp"
 #include "task.hpp"
@@ -61,12 +62,9 @@ namespace detail {
 // Why: a cross-thread wake through the inbox moves five or six cache lines between the two
 // cores (waiter word, task header, inbox head, stub, ...); a runtime that never sleeps can
 // instead re-read the one word the other thread writes, which is one line each way.
-struct PollNode {
-  PollNode* poll_prev = nullptr;
-  PollNode* poll_next = nullptr;
-  TaskHeader* poll_task = nullptr;                   // scheduled when ready() says so
+struct PollNode : WaitNode<PollNode> {
+  TaskHeader* poll_task = nullptr;                   // scheduled when poll_ready says so
   bool (*poll_ready)(PollNode*) noexcept = nullptr;  // owner thread; no blocking, no allocation
-  bool poll_linked = false;
 };
 }  // namespace detail
 
@@ -151,28 +149,8 @@ class Runtime {
   // Owner thread: check n->poll_ready(n) between task batches (and continuously while idle);
   // when it returns true, unlink n and schedule n->poll_task. remove_poll is a no-op for a
   // node that is not linked (already fired).
-  void add_poll(detail::PollNode* n) noexcept {
-    n->poll_next = nullptr;
-    n->poll_prev = poll_tail_;
-    if (poll_tail_)
-      poll_tail_->poll_next = n;
-    else
-      poll_head_ = n;
-    poll_tail_ = n;
-    n->poll_linked = true;
-  }
-  void remove_poll(detail::PollNode* n) noexcept {
-    if (!n->poll_linked) return;
-    if (n->poll_prev)
-      n->poll_prev->poll_next = n->poll_next;
-    else
-      poll_head_ = n->poll_next;
-    if (n->poll_next)
-      n->poll_next->poll_prev = n->poll_prev;
-    else
-      poll_tail_ = n->poll_prev;
-    n->poll_linked = false;
-  }
+  void add_poll(detail::PollNode* n) noexcept { polls_.push_back(n); }
+  void remove_poll(detail::PollNode* n) noexcept { polls_.remove(n); }
 
   void add_timer(TimerEntry* e) noexcept { timers_.insert(e); }
   void remove_timer(TimerEntry* e) noexcept { timers_.remove(e); }
@@ -219,8 +197,7 @@ class Runtime {
   detail::TaskHeader* ready_head_ = nullptr;
   detail::TaskHeader* ready_tail_ = nullptr;
   detail::TaskHeader* all_head_ = nullptr;
-  detail::PollNode* poll_head_ = nullptr;  // polled waits (busy_poll runtimes only)
-  detail::PollNode* poll_tail_ = nullptr;
+  detail::WaitList<detail::PollNode> polls_;  // polled waits (busy_poll runtimes only)
   std::size_t live_ = 0;
   Counters counters_{};
   TimerWheel timers_;
