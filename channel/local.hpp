@@ -56,55 +56,90 @@ struct State {
   // Hot fields first: try_send touches tail/head/cap/rx_alive/recv_waiters, try_recv
   // touches head/tail/senders/send_waiters; all fit in the first cache line.
   uint64_t head = 0;  // next slot to read
-  uint64_t tail = 0;  // next slot to write
+  // Next slot to write, biased down by kRxSlowBias while rx_slow (see below). The bias is a
+  // multiple of every capacity, so `tail & mask` is the right slot in both states and ++tail
+  // needs no test; tail_real() gives the unbiased count.
+  uint64_t tail = 0;
   uint64_t mask = 0;
   uint64_t cap = 0;
-  T* buf = nullptr;
   uint32_t senders = 1;
   uint32_t refs = 2;  // one for all senders together, one for the receiver
+  // Each side's whole fast-path test is one compare, and each fast path bumps one field of the
+  // other side:
+  // * try_send tests `tail < send_limit`. send_limit is head + cap, or kSlowLimit (below any
+  //   biased tail) while tx_slow (receiver gone, or a receiver waiting to be woken) or rx_slow.
+  //   pop_fast() bumps it with head, which keeps a slow limit slow.
+  // * try_recv tests `head < tail`. While rx_slow (a blocked sender must be admitted on the
+  //   next pop) tail carries the bias of -2^62, which makes that compare fail without a second
+  //   limit for the sender to keep up to date.
   // Blocked senders exist only while the ring is full, so the fast path cannot overtake them.
-  // Each side's whole fast-path test is one compare against a limit the other side keeps:
-  // try_send tests `tail < send_limit`, where send_limit is head + cap, or far below any index
-  // while tx_slow (receiver gone, or a receiver waiting to be woken). try_recv tests
-  // `head < recv_limit`, where recv_limit is tail, or far below while rx_slow (a blocked sender
-  // must be admitted). pop()/push() bump the limit with the index, which keeps a slow limit
-  // far below.
-  static constexpr int64_t kSlowLimit = INT64_MIN / 2;
+  static constexpr uint64_t kRxSlowBias = uint64_t{1} << 62;  // tail_real() shifts rx_slow by 62
+  static constexpr int64_t kSlowLimit = INT64_MIN;
   int64_t send_limit = 0;
-  int64_t recv_limit = 0;
   bool tx_slow = false;
   bool rx_slow = false;
   bool rx_alive = true;
   sluice::detail::WaitList<RecvWaiter> recv_waiters;
   sluice::detail::WaitList<SendWaiter<T>> send_waiters;
 
+  // The ring's slots follow the state in the same allocation, at a constant offset: a slot's
+  // address is then `this + offset + index`, with no buffer pointer to load on the fast path.
+  static constexpr std::size_t kAlign = alignof(T) > 64 ? alignof(T) : 64;
+  static constexpr std::size_t buf_offset() noexcept {
+    return (sizeof(State) + alignof(T) - 1) & ~(alignof(T) - 1);
+  }
+  T* buf() noexcept {
+    return std::launder(reinterpret_cast<T*>(reinterpret_cast<char*>(this) + buf_offset()));
+  }
+
+  uint64_t tail_real() const noexcept { return tail + (uint64_t{rx_slow} << 62); }
+  uint64_t size() const noexcept { return tail_real() - head; }
+  // Both tests hold for the biased tail too: rx_slow implies a full ring, and a biased tail
+  // is 2^62 away from head, so it reads as full and as not empty, which it is.
   bool full() const noexcept { return tail - head >= cap; }
   bool empty() const noexcept { return head == tail; }
 
+  void refresh_send_limit() noexcept {
+    send_limit = tx_slow || rx_slow ? kSlowLimit : static_cast<int64_t>(head + cap);
+  }
   void set_tx_slow(bool slow) noexcept {
     tx_slow = slow;
-    send_limit = slow ? kSlowLimit : static_cast<int64_t>(head + cap);
+    refresh_send_limit();
   }
   void set_rx_slow(bool slow) noexcept {
-    rx_slow = slow;
-    recv_limit = slow ? kSlowLimit : static_cast<int64_t>(tail);
+    if (slow)
+      enter_rx_slow();
+    else
+      leave_rx_slow();
+  }
+  void enter_rx_slow() noexcept {
+    if (rx_slow) return;
+    rx_slow = true;
+    tail -= kRxSlowBias;
+    send_limit = kSlowLimit;
+  }
+  void leave_rx_slow() noexcept {
+    if (!rx_slow) return;
+    rx_slow = false;
+    tail += kRxSlowBias;
+    if (!tx_slow) send_limit = static_cast<int64_t>(head + cap);
   }
   void update_flags() noexcept {
     set_tx_slow(!rx_alive || !recv_waiters.empty());
     set_rx_slow(!send_waiters.empty());
   }
   bool send_fast() const noexcept { return static_cast<int64_t>(tail) < send_limit; }
-  bool recv_fast() const noexcept { return static_cast<int64_t>(head) < recv_limit; }
+  bool recv_fast() const noexcept {
+    return static_cast<int64_t>(head) < static_cast<int64_t>(tail);
+  }
   // The fast-path write: room, receiver alive and nobody to wake (tx_slow is known false).
   void push_fast(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
-    ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(v));
+    ::new (static_cast<void*>(buf() + (tail & mask))) T(std::move(v));
     ++tail;
-    ++recv_limit;
   }
   void push(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
-    ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(v));
+    ::new (static_cast<void*>(buf() + (tail & mask))) T(std::move(v));
     ++tail;
-    ++recv_limit;
     if (tx_slow) [[unlikely]]
       wake_receiver();
   }
@@ -115,7 +150,7 @@ struct State {
   }
   // The fast-path read: a value is queued and no blocked sender waits (rx_slow is false).
   T pop_fast() noexcept(std::is_nothrow_move_constructible_v<T>) {
-    T* p = buf + (head & mask);
+    T* p = buf() + (head & mask);
     T v(std::move(*p));
     p->~T();
     ++head;
@@ -130,24 +165,21 @@ struct State {
   }
   void admit_sender() noexcept(std::is_nothrow_move_constructible_v<T>) {
     if (SendWaiter<T>* w = send_waiters.pop_front()) {
-      ::new (static_cast<void*>(buf + (tail & mask))) T(std::move(*w->value));
+      ::new (static_cast<void*>(buf() + (tail & mask))) T(std::move(*w->value));
       ++tail;
       w->status = SendWaiter<T>::St::Sent;
       w->task->rt->schedule(w->task);
     }
-    // Only the send-waiter list and tail changed: recompute just the receiver's limit
-    // (send_limit = head + cap, or slow, is untouched by admitting a sender).
-    set_rx_slow(!send_waiters.empty());
+    // Only the send-waiter list and tail changed.
+    if (send_waiters.empty()) leave_rx_slow();
   }
 
   static State* create(uint64_t cap) {
-    std::size_t bytes = sizeof(State) + cap * sizeof(T) + alignof(T);
-    // alignas(64) arena start: the state's hot line never straddles two cache lines.
-    void* mem = ::operator new (bytes, std::align_val_t{64});
+    std::size_t bytes = buf_offset() + cap * sizeof(T);
+    // 64-byte (or T's, if larger) arena start: the state's hot line never straddles two cache
+    // lines, and buf_offset() keeps the slots aligned for T.
+    void* mem = ::operator new (bytes, std::align_val_t{kAlign});
     auto* s = ::new (mem) State;
-    auto addr = reinterpret_cast<uintptr_t>(static_cast<char*>(mem) + sizeof(State));
-    addr = (addr + alignof(T) - 1) & ~(uintptr_t{alignof(T)} - 1);
-    s->buf = reinterpret_cast<T*>(addr);
     s->cap = cap;
     s->mask = cap - 1;
     s->send_limit = static_cast<int64_t>(cap);
@@ -155,12 +187,12 @@ struct State {
   }
   void unref() noexcept {
     if (--refs != 0) return;
-    while (!empty()) {
-      buf[head & mask].~T();
+    while (head != tail_real()) {
+      buf()[head & mask].~T();
       ++head;
     }
     this->~State();
-    ::operator delete (static_cast<void*>(this), std::align_val_t{64});
+    ::operator delete (static_cast<void*>(this), std::align_val_t{kAlign});
   }
 };
 
@@ -232,7 +264,7 @@ class Sender {
       w_.task->leaf = h;
       w_.value = &value_;
       s_->send_waiters.push_back(&w_);
-      s_->set_rx_slow(true);
+      s_->enter_rx_slow();
     }
     Result<void, SendError<T>> await_resume() noexcept(std::is_nothrow_move_constructible_v<T>) {
       if (w_.status == Waiter::St::Sent) return {};
@@ -253,7 +285,7 @@ class Sender {
 
   bool is_closed() const noexcept { return !s_->rx_alive; }
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(s_->cap); }
-  std::size_t size() const noexcept { return static_cast<std::size_t>(s_->tail - s_->head); }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(s_->size()); }
   explicit operator bool() const noexcept { return s_ != nullptr; }
 
  private:
@@ -294,10 +326,7 @@ class Receiver {
     State* s = s_;
     if (s->recv_fast()) [[likely]]
       return s->pop_fast();
-    if (s->empty()) {
-      return err(s->senders == 0 ? RecvError::Closed : RecvError::Empty);
-    }
-    return s->pop();
+    return try_recv_slow();
   }
 
   class RecvAwaiter {
@@ -320,7 +349,11 @@ class Receiver {
     // Woken only when a value was queued or the last sender left; the value stays in the ring
     // until this runs, so a receiver aborted after its wake loses nothing.
     Result<T, RecvError> await_resume() noexcept(std::is_nothrow_move_constructible_v<T>) {
-      return r_->try_recv();
+      State* s = r_->s_;
+      if (s->recv_fast()) [[likely]]
+        return s->pop_fast();
+      if (s->empty()) return err(s->senders == 0 ? RecvError::Closed : RecvError::Empty);
+      return s->pop();
     }
 
    private:
@@ -333,7 +366,7 @@ class Receiver {
 
   bool is_closed() const noexcept { return s_->senders == 0; }
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(s_->cap); }
-  std::size_t size() const noexcept { return static_cast<std::size_t>(s_->tail - s_->head); }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(s_->size()); }
   explicit operator bool() const noexcept { return s_ != nullptr; }
 
  private:
@@ -341,8 +374,8 @@ class Receiver {
     State* s = std::exchange(s_, nullptr);
     if (s == nullptr) return;
     s->rx_alive = false;
-    while (!s->empty()) {
-      s->buf[s->head & s->mask].~T();
+    while (s->head != s->tail_real()) {
+      s->buf()[s->head & s->mask].~T();
       ++s->head;
     }
     // Blocked senders get Closed and their value back.
@@ -352,6 +385,13 @@ class Receiver {
     }
     s->update_flags();
     s->unref();
+  }
+  // Out of line so the fast path's registers do not have to carry what this one reads.
+  [[gnu::noinline]] Result<T, RecvError> try_recv_slow() noexcept(
+      std::is_nothrow_move_constructible_v<T>) {
+    State* s = s_;
+    if (s->empty()) return err(s->senders == 0 ? RecvError::Closed : RecvError::Empty);
+    return s->pop();
   }
   State* s_ = nullptr;
 };
