@@ -32,12 +32,9 @@ Runtime::~Runtime() {
   Runtime* saved = detail::tl_ctx.rt;
   detail::tl_ctx.rt = this;
   // Destroy tasks still alive (detached or never joined). Their destructors unregister
-  // waiters; frames still queued are reclaimed by the drain below.
-  while (all_head_ != nullptr) {
-    detail::TaskHeader* t = all_head_;
-    unlink_root(t);
-    t->flags |= detail::kDone | detail::kAborted;
-    t->handle().destroy();
+  // waiters; frames still queued are reclaimed by the drain below. A destructor may spawn,
+  // so walk again until a walk finds nothing.
+  while (destroy_live_roots()) {
   }
   // Claims of cross-thread wakes: release the frames they kept alive. A waker that claimed a
   // task (it stays armed) may still be on its way, or may still be writing our eventfd after
@@ -63,16 +60,36 @@ Runtime::~Runtime() {
 
 CancellationToken& Runtime::shutdown_token() noexcept { return *shutdown_token_; }
 
-void Runtime::unlink_root(detail::TaskHeader* t) noexcept {
-  if (!(t->flags & detail::kSpawned)) return;
+void Runtime::link_heap_root(detail::TaskHeader* t) noexcept {
+  t->all_prev = nullptr;
+  t->all_next = all_head_;
+  if (all_head_) all_head_->all_prev = t;
+  all_head_ = t;
+}
+
+void Runtime::unlink_heap_root(detail::TaskHeader* t) noexcept {
   if (t->all_prev)
     t->all_prev->all_next = t->all_next;
   else if (all_head_ == t)
     all_head_ = t->all_next;
   if (t->all_next) t->all_next->all_prev = t->all_prev;
   t->all_prev = t->all_next = nullptr;
-  t->flags &= ~detail::kSpawned;
-  --live_;
+}
+
+bool Runtime::destroy_live_roots() noexcept {
+  bool found = false;
+  auto destroy = [&](detail::TaskHeader* t) {
+    found = true;
+    unlink_root(t);
+    t->flags |= detail::kDone | detail::kAborted;
+    t->handle().destroy();
+  };
+  while (all_head_ != nullptr) destroy(all_head_);
+  slab_.for_each_allocated([&](void* slot) {
+    auto* t = static_cast<detail::TaskHeader*>(slot);
+    if (t->flags & detail::kSpawned) destroy(t);
+  });
+  return found;
 }
 
 void Runtime::on_root_done(detail::TaskHeader* t) noexcept {
@@ -88,9 +105,13 @@ void Runtime::on_root_done(detail::TaskHeader* t) noexcept {
 // the inbox and timers. Returns true as soon as `root` (may be null) has finished.
 bool Runtime::run_batch(detail::TaskHeader* root) noexcept {
   detail::ThreadContext& c = detail::tl_ctx;
-  for (uint32_t budget = cfg_.event_interval; budget != 0; --budget) {
+  // One budget for queue pops and direct transfers (take_budget): the poll count, which both
+  // bump anyway, may not pass batch_end_.
+  const uint64_t end = counters_.polls + cfg_.event_interval;
+  batch_end_ = end;
+  while (counters_.polls < end) {
     detail::TaskHeader* t = ready_head_;
-    if (t == nullptr) return false;
+    if (t == nullptr) break;
     detail::TaskHeader* nx = t->next;
     ready_head_ = nx;
     if (nx == nullptr) ready_tail_ = nullptr;
@@ -109,13 +130,18 @@ bool Runtime::run_batch(detail::TaskHeader* root) noexcept {
       h = c.next;
       if (!h) break;
     }
+    t = c.current;  // the task that suspended last (direct transfers change it)
     c.current = nullptr;
     if (t->flags & detail::kDone) [[unlikely]] {
       bool was_root = t == root;
       on_root_done(t);
-      if (was_root) return true;
+      if (was_root) {
+        batch_end_ = 0;
+        return true;
+      }
     }
   }
+  batch_end_ = 0;  // no direct transfers outside a batch
   return false;
 }
 

@@ -163,7 +163,14 @@ class Runtime {
 
   // Completion of a root task whose frame is suspended at final_suspend (or aborted).
   void on_root_done(detail::TaskHeader* t) noexcept;
-  void unlink_root(detail::TaskHeader* t) noexcept;
+  // A root task finished or is being destroyed: it no longer counts as live.
+  void unlink_root(detail::TaskHeader* t) noexcept {
+    if (!(t->flags & detail::kSpawned)) return;
+    t->flags &= ~detail::kSpawned;
+    --live_;
+    if (t->slab_class == detail::kHeapClass) [[unlikely]]
+      unlink_heap_root(t);
+  }
 
  private:
   template <class T>
@@ -175,12 +182,36 @@ class Runtime {
     t->flags |= detail::kSpawned;
     t->rt = this;
     t->leaf = t->handle();
-    t->all_prev = nullptr;
-    t->all_next = all_head_;
-    if (all_head_) all_head_->all_prev = t;
-    all_head_ = t;
+    if (t->slab_class == detail::kHeapClass) [[unlikely]]
+      link_heap_root(t);
     ++live_;
     schedule(t);
+  }
+  // Roots on heap frames are kept in a list; roots on slab frames are found by walking the
+  // slab (destroy_live_roots), so the common spawn links nothing.
+  void link_heap_root(detail::TaskHeader* t) noexcept;
+  void unlink_heap_root(detail::TaskHeader* t) noexcept;
+  bool destroy_live_roots() noexcept;
+  friend void detail::root_done_handoff(detail::TaskHeader* t) noexcept;
+
+  // Direct transfers between tasks, without a trip through the ready queue. Each one costs a
+  // unit of the current batch's budget, the same budget that bounds run_batch's queue pops,
+  // so a chain of them cannot keep timers and the inbox waiting past event_interval polls.
+  bool take_budget() noexcept {
+    if (counters_.polls >= batch_end_) return false;
+    ++counters_.polls;
+    return true;
+  }
+  // The awaited task `t` is next in the ready queue: run it now, in place of going back to
+  // run_batch only to pop it. The order of the queue is unchanged.
+  void start_if_next(detail::TaskHeader* t) noexcept {
+    if (ready_head_ != t || !take_budget()) return;
+    detail::TaskHeader* nx = t->next;
+    ready_head_ = nx;
+    if (nx == nullptr) ready_tail_ = nullptr;
+    t->flags &= ~detail::kQueued;
+    detail::tl_ctx.current = t;
+    detail::tl_ctx.next = t->leaf;
   }
   void run_until(detail::TaskHeader* root);  // root may be null (shutdown)
   bool run_batch(detail::TaskHeader* root) noexcept;
@@ -196,7 +227,8 @@ class Runtime {
   FrameSlab slab_;
   detail::TaskHeader* ready_head_ = nullptr;
   detail::TaskHeader* ready_tail_ = nullptr;
-  detail::TaskHeader* all_head_ = nullptr;
+  detail::TaskHeader* all_head_ = nullptr;  // heap-frame roots (link_heap_root)
+  uint64_t batch_end_ = 0;  // counters_.polls where this batch ends (0 outside run_batch)
   detail::WaitList<detail::PollNode> polls_;  // polled waits (busy_poll runtimes only)
   std::size_t live_ = 0;
   Counters counters_{};
@@ -268,8 +300,10 @@ class [[nodiscard]] JoinHandle {
     void await_suspend(std::coroutine_handle<> h) noexcept {
       detail::TaskHeader* cur = detail::tl_ctx.current;
       cur->leaf = h;
-      jh->header()->joiner = cur;
+      detail::TaskHeader* t = jh->header();
+      t->joiner = cur;
       waiting = cur;
+      cur->rt->start_if_next(t);  // a task spawned and awaited at once starts right here
     }
     Result<T, JoinError> await_resume() {
       waiting = nullptr;
@@ -361,6 +395,19 @@ inline void frame_free(void* frame) noexcept {
   } else {
     h->rt->release_frame(h);
   }
+}
+
+// Called from the final suspend of root `t`, which has a joiner: unless the batch budget is
+// spent (then run_batch completes t and queues the joiner), destroy t's frame now and make the
+// trampoline resume the joiner. The joiner is suspended in JoinHandle::Awaiter, never queued.
+inline void root_done_handoff(TaskHeader* t) noexcept {
+  Runtime* rt = t->rt;
+  TaskHeader* j = t->joiner;
+  if ((j->flags & kQueued) || !rt->take_budget()) return;
+  rt->unlink_root(t);
+  t->handle().destroy();
+  tl_ctx.current = j;
+  tl_ctx.next = j->leaf;
 }
 
 }  // namespace detail

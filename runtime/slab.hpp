@@ -4,6 +4,11 @@
 // slots with an intrusive free list; alloc and free are a pointer pop/push on the owner thread.
 // Requests larger than the biggest class, or a class that is full, fall back to the heap and
 // are counted (Runtime::counters().slab_misses), so a user can size the slab from real runs.
+//
+// A free slot carries kFreeTag in its second word, so the owner can walk every allocated slot
+// (for_each_allocated) without keeping a list of them: the runtime finds the tasks still alive
+// at teardown this way instead of linking every spawn into a list. The owner must keep that
+// word of a live slot different from kFreeTag (TaskHeader's is a pointer; the tag is odd).
 #pragma once
 
 #include <cstddef>
@@ -33,11 +38,8 @@ class FrameSlab {
       // 64-byte alignment: slots start on cache lines, so two frames never share one.
       char* arena = static_cast<char*>(::operator new (n* sz, std::align_val_t{64}));
       arenas_[c] = arena;
-      for (std::size_t i = n; i-- > 0;) {
-        auto* node = reinterpret_cast<FreeNode*>(arena + i * sz);
-        node->next = free_[c];
-        free_[c] = node;
-      }
+      slots_[c] = n;
+      for (std::size_t i = n; i-- > 0;) free(arena + i * sz, static_cast<uint16_t>(c));
     }
   }
   ~FrameSlab() {
@@ -61,17 +63,31 @@ class FrameSlab {
     return n;
   }
   void free(void* p, uint16_t cls) noexcept {
-    auto* n = static_cast<FreeNode*>(p);
-    n->next = free_[cls];
+    auto* n = ::new (p) FreeNode{free_[cls], kFreeTag};
     free_[cls] = n;
   }
 
+  // Calls f(slot) for every slot that is allocated now. f may free slots (they are skipped
+  // if not reached yet) and allocate (the new slot may or may not be visited).
+  template <class F>
+  void for_each_allocated(F&& f) {
+    for (std::size_t c = 0; c < SlabConfig::kClasses; ++c) {
+      for (std::size_t i = 0; i < slots_[c]; ++i) {
+        void* p = arenas_[c] + i * SlabConfig::kClassSize[c];
+        if (static_cast<FreeNode*>(p)->tag != kFreeTag) f(p);
+      }
+    }
+  }
+
  private:
+  static constexpr uint64_t kFreeTag = 0xF5EEF5EEF5EEF5E1u;  // odd: never an aligned pointer
   struct FreeNode {
     FreeNode* next;
+    uint64_t tag;
   };
   FreeNode* free_[SlabConfig::kClasses] = {};
   char* arenas_[SlabConfig::kClasses] = {};
+  std::size_t slots_[SlabConfig::kClasses] = {};
 };
 
 }  // namespace sluice

@@ -41,6 +41,8 @@ inline thread_local ThreadContext tl_ctx;
 // Defined in runtime.hpp (they need the Runtime's slab).
 void* frame_alloc(std::size_t n);
 void frame_free(void* frame) noexcept;
+// A root task finished and a task awaits its JoinHandle: resume that task directly.
+void root_done_handoff(TaskHeader* t) noexcept;
 
 // Resume h and run every transfer it requests, on a constant stack.
 inline void resume_trampolined(std::coroutine_handle<> h) {
@@ -99,9 +101,12 @@ struct PromiseBase {
         tl_ctx.next = p.continuation;  // back to the awaiter
         return;
       }
-      // A root: hand the outcome to the JoinHandle; the runtime then destroys the frame.
+      // A root: hand the outcome to the JoinHandle; then the frame is destroyed, here (and
+      // the joiner resumed at once) or by the runtime loop. Nothing may touch p after this.
       if (p.join_state) p.publish(p.join_state);
-      TaskHeader::of(h)->flags |= kDone;
+      TaskHeader* t = TaskHeader::of(h);
+      t->flags |= kDone;
+      if (t->joiner) root_done_handoff(t);
     }
     void await_resume() noexcept {}
   };

@@ -35,9 +35,12 @@ inline constexpr uint16_t kHeapClass = 0xFFFF;
 
 // 64 bytes, 16-aligned so the frame that follows keeps the alignment operator new promises.
 struct alignas(16) TaskHeader : InboxNode {
-  TaskHeader* next = nullptr;      // ready queue link (owner thread only)
+  // Ready queue link (owner thread only). Second word of the slot: a pointer, so never the
+  // slab's free tag (FrameSlab::for_each_allocated tells live slots by it).
+  TaskHeader* next = nullptr;
   std::coroutine_handle<> leaf{};  // innermost suspended coroutine: what a wake resumes
-  TaskHeader* all_prev = nullptr;  // live root tasks of the runtime (for shutdown / teardown)
+  // Live root tasks whose frame came from the heap (slab roots are found by walking the slab).
+  TaskHeader* all_prev = nullptr;
   TaskHeader* all_next = nullptr;
   Runtime* rt = nullptr;             // owner; set when allocated on a runtime thread
   TaskHeader* joiner = nullptr;      // task awaiting this one's JoinHandle

@@ -3,6 +3,8 @@
 
 #include <sluice/sluice.hpp>
 
+#include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -262,3 +264,175 @@ TEST_P(TaskTest, SpawnManyUnderEachIdlePolicy) {
 INSTANTIATE_TEST_SUITE_P(Policies, TaskTest,
                          ::testing::Values(IdlePolicy::busy_poll(), IdlePolicy::spin_then_park(100),
                                            IdlePolicy::park()));
+
+// ---- direct transfers: an awaited task that is next in the queue starts at once, and a
+// finished task resumes its joiner directly (both bounded by the batch budget)
+
+TEST(Spawn, AwaitedTaskNextInQueueStartsInPlaceAndKeepsOrder) {
+  Runtime rt;
+  std::vector<int> order;
+  auto step = [](std::vector<int>* o, int id) -> Task<int> {
+    o->push_back(id);
+    co_return id;
+  };
+  auto main = [&]() -> Task<> {
+    auto a = spawn(step(&order, 1));
+    auto b = spawn(step(&order, 2));
+    // b is not at the head of the queue: awaiting it must not let it overtake a.
+    EXPECT_EQ((co_await b).value(), 2);
+    EXPECT_TRUE(a.is_finished());
+    EXPECT_EQ((co_await a).value(), 1);
+    order.push_back(3);
+    auto c = spawn(step(&order, 4));
+    EXPECT_EQ((co_await c).value(), 4);  // c is the head: it starts here
+    order.push_back(5);
+  };
+  uint64_t polls_before = rt.counters().polls;
+  rt.block_on(main());
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4, 5}));
+  EXPECT_GE(rt.counters().polls - polls_before, 4u);  // every start and resume is a poll
+  EXPECT_EQ(rt.live_tasks(), 0u);
+}
+
+TEST(Spawn, InPlaceStartedTaskThatSuspendsStillCompletesItsJoin) {
+  Runtime rt;
+  auto [tx, rx] = local::channel<int>(1).value();
+  auto waiter = [](local::Receiver<int>* rx) -> Task<int> {
+    co_return (co_await rx->recv()).value();
+  };
+  auto main = [&]() -> Task<int> {
+    auto feeder = spawn([](local::Sender<int> tx) -> Task<> {
+      co_await yield_now();
+      (void)co_await tx.send(77);
+    }(std::move(tx)));
+    auto h = spawn(waiter(&rx));
+    int v = (co_await h).value();
+    (void)co_await feeder;
+    co_return v;
+  };
+  EXPECT_EQ(rt.block_on(main()), 77);
+}
+
+TEST(Spawn, ExceptionThroughInPlaceStartedTask) {
+  Runtime rt;
+  auto main = []() -> Task<int> {
+    int caught = 0;
+    for (int i = 0; i < 200; ++i) {  // past the batch budget: both paths
+      try {
+        (void)co_await spawn(thrower());
+      } catch (const std::runtime_error&) {
+        ++caught;
+      }
+    }
+    co_return caught;
+  };
+  EXPECT_EQ(rt.block_on(main()), 200);
+  EXPECT_EQ(rt.live_tasks(), 0u);
+}
+
+TEST(Spawn, JoinerAbortedWhileInPlaceStartedTaskIsSuspended) {
+  Runtime rt;
+  auto [tx, rx] = local::channel<int>(1).value();
+  int done = 0;
+  auto inner = [](local::Receiver<int>* rx, int* d) -> Task<int> {
+    int v = (co_await rx->recv()).value();
+    ++*d;
+    co_return v;
+  };
+  auto outer = [&](local::Receiver<int>* rx) -> Task<int> {
+    co_return (co_await spawn(inner(rx, &done))).value();  // inner starts in place
+  };
+  auto main = [&]() -> Task<> {
+    auto o = spawn(outer(&rx));
+    co_await yield_now();  // outer ran, inner started and is waiting in recv
+    EXPECT_FALSE(o.is_finished());
+    EXPECT_TRUE(o.abort());  // the joiner goes away first; inner keeps running detached
+    EXPECT_TRUE(tx.try_send(5));
+    co_await yield_now();
+    co_await yield_now();
+  };
+  rt.block_on(main());
+  EXPECT_EQ(done, 1);
+  EXPECT_EQ(rt.live_tasks(), 0u);
+}
+
+TEST(Spawn, SpawnJoinLoopDoesNotStarveTimers) {
+  // A task that only ever spawns and joins never yields; the batch budget must still let the
+  // runtime check its timers, so the sleeper wakes while the loop runs.
+  RuntimeConfig cfg;
+  cfg.idle = IdlePolicy::busy_poll();
+  Runtime rt(cfg);
+  bool woke = false;
+  auto main = [&]() -> Task<long> {
+    auto s = spawn([](bool* w) -> Task<> {
+      co_await sleep_for(std::chrono::milliseconds(1));
+      *w = true;
+    }(&woke));
+    long n = 0;
+    while (!woke && n < 50'000'000) {
+      n += (co_await spawn(answer())).value() > 0 ? 1 : 0;
+    }
+    (void)co_await s;
+    co_return n;
+  };
+  long n = rt.block_on(main());
+  EXPECT_TRUE(woke);
+  EXPECT_LT(n, 50'000'000);
+  EXPECT_GT(rt.counters().timers_fired, 0u);
+}
+
+namespace {
+struct CountOnDestroy {
+  int* n;
+  ~CountOnDestroy() { ++*n; }
+};
+Task<> spin_forever(int* destroyed) {
+  CountOnDestroy g{destroyed};
+  for (;;) co_await yield_now();
+}
+Task<> spin_forever_big(int* destroyed) {  // a frame larger than the biggest slab class
+  CountOnDestroy g{destroyed};
+  volatile char pad[4096];
+  pad[0] = 1;
+  for (;;) co_await yield_now();
+  pad[1] = pad[0];
+}
+// Holds a share of `token` in its frame (a parameter): the frame's destruction drops it even
+// if the body never ran.
+Task<> hold_forever(std::shared_ptr<int> token) {
+  for (;;) co_await yield_now();
+  (void)token;
+}
+// Destroyed during teardown, it spawns one more task: the teardown walk must find that too.
+struct RespawnOnDestroy {
+  int* destroyed;
+  std::shared_ptr<int> token;
+  ~RespawnOnDestroy() {
+    ++*destroyed;
+    spawn(hold_forever(token)).detach();
+  }
+};
+Task<> respawner(int* destroyed, std::shared_ptr<int> token) {
+  RespawnOnDestroy r{destroyed, std::move(token)};
+  for (;;) co_await yield_now();
+}
+}  // namespace
+
+TEST(Runtime, TeardownFindsLiveTasksOnSlabAndHeapFrames) {
+  int destroyed = 0;
+  auto token = std::make_shared<int>(0);
+  {
+    Runtime rt;
+    auto main = [&]() -> Task<> {
+      for (int i = 0; i < 300; ++i) spawn(spin_forever(&destroyed)).detach();
+      for (int i = 0; i < 3; ++i) spawn(spin_forever_big(&destroyed)).detach();
+      spawn(respawner(&destroyed, token)).detach();
+      co_await yield_now();
+    };
+    rt.block_on(main());
+    EXPECT_EQ(rt.live_tasks(), 304u);
+    EXPECT_EQ(rt.counters().slab_misses, 3u);
+  }
+  EXPECT_EQ(destroyed, 300 + 3 + 1);
+  EXPECT_EQ(token.use_count(), 1);  // the frame spawned during teardown was destroyed too
+}
