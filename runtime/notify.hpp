@@ -1,21 +1,31 @@
 // Notify: wake one task from any thread. One waiter at a time, one stored permit.
 //
 // This is the cross-thread wake primitive the spsc/mpsc channels build on. notify() from a
-// plain thread or another runtime either stores a permit (nobody waiting) or claims the
+// plain thread or another runtime either leaves a permit (nobody waiting) or claims the
 // waiting task and pushes it into its runtime's inbox, writing the runtime's eventfd only when
 // that runtime announced it is parking.
 //
-// State word: 0 = idle, 1 = permit stored, 2 = a task on a busy-polling runtime is waiting
-// (polled), otherwise the waiting task's TaskHeader*.
-// * Parking runtimes: a waiter destroyed while suspended (abort, timeout) takes its pointer
-//   back with a CAS; if a notifier already claimed it, the task's memory is kept
-//   (kRemoteArmed) until the inbox delivers that claim on the owner thread, so the notifier
-//   never touches freed memory.
-// * Busy-polling runtimes (Runtime::polls_waits): the waiter stores "polled" and its runtime
-//   re-reads the state word between task batches; notify() only turns it into a permit. The
-//   notifier touches no task memory and no inbox: one cache line moves each way, instead of
-//   the five or six of an inbox wake. A polled waiter destroyed after a notify leaves that
-//   notify as a stored permit (nothing is lost).
+// State: one word, written by notifiers and by a parking waiter's registration.
+//   bits 24..63  notify sequence: every notify() adds one (kSeqStep)
+//   bits  1..23  registration generation: bumped by each parked registration
+//   bit   0      a task on a parking runtime is registered; its header is in waiter_
+// The waiter side keeps seen_, the sequence up to which it has consumed notifies: a permit is
+// stored exactly when the word's sequence differs from seen_. Notifies are not counted:
+// several before a wait make one permit.
+// * Why a sequence: consuming a permit is a write to seen_, on the waiter's own cache line,
+//   not to the shared word. On a busy-polling runtime (Runtime::polls_waits) the waiter never
+//   writes the word at all: it registers nothing, its runtime re-reads the word between task
+//   batches, and the notifier's fetch_add is the only write. One line moves per wake, where a
+//   "polled" state the waiter had to set and clear cost three transfers per round trip.
+// * Parking runtimes: the waiter publishes its header in waiter_, then sets bit 0 with a CAS
+//   that expects "no notify since seen_", so a notify can never slip between its check and its
+//   registration (both sides are read-modify-writes of the word). A notifier that sees bit 0
+//   reads waiter_ and claims it by clearing bit 0 with a CAS on the exact word it saw; the
+//   generation makes that CAS fail if the registration it read was withdrawn and another one
+//   made in between (ABA). A waiter destroyed while suspended (abort, timeout) clears bit 0
+//   first if it can, and the notify stays a permit; if a notifier won, the task's memory is
+//   kept (kRemoteArmed) until the inbox delivers the claim on the owner thread, so the
+//   notifier never touches freed memory.
 #pragma once
 
 #include <atomic>
@@ -32,48 +42,32 @@ class Notify {
   Notify(const Notify&) = delete;
   Notify& operator=(const Notify&) = delete;
 
-  // Any thread. Wakes the waiter, or stores a permit for the next wait() if none is waiting.
+  // Any thread. Wakes the waiter, or leaves a permit for the next wait() if none is waiting.
   void notify() noexcept {
-    // No load first: guess "polled" and let the CAS fetch the real value. A load would pull
-    // the line in shared and the CAS would then need a second transfer to own it; on the busy
-    // path that is one cross-core trip out of three. A wrong guess costs nothing extra: the
-    // failed CAS returns the value (acquire: see a parked waiter's header) and owns the line.
-    uintptr_t s = kPolled;
-    for (;;) {
-      if (s == kPermit) return;
-      if (s == kPolled) {
-        // release: the notifier's writes happen-before the poller's acquire load of the permit.
-        // Still a CAS, not a store: the word may meanwhile hold a parked waiter's pointer.
-        if (state_.compare_exchange_weak(s, kPermit, std::memory_order_release,
-                                         std::memory_order_acquire))
-          return;
-        continue;
-      }
-      if (s == kIdle) {
-        // release: the notifier's writes before notify() happen-before the waiter's resume.
-        if (state_.compare_exchange_weak(s, kPermit, std::memory_order_release,
-                                         std::memory_order_acquire))
-          return;
-        continue;
-      }
-      // acq_rel: claim the waiter (acquire its registration) and publish our writes.
-      if (state_.compare_exchange_weak(s, kIdle, std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-        Runtime::wake_remote(reinterpret_cast<detail::TaskHeader*>(s));
+    // release: the notifier's writes happen-before the waiter's acquire load that sees this
+    // sequence (a poll, try_acquire, or the claim below and the inbox hand-off). acquire:
+    // if bit 0 is set, see the waiter_ store its registration CAS published.
+    uint64_t w = word_.fetch_add(kSeqStep, std::memory_order_acq_rel) + kSeqStep;
+    while (w & kParked) {
+      // relaxed: ordered by the acquire of the read-modify-write that returned w.
+      detail::TaskHeader* t = waiter_.load(std::memory_order_relaxed);
+      // acquire on failure: the next w may carry a new registration (see above); on success
+      // too, only because the failure order may not be stronger.
+      if (word_.compare_exchange_weak(w, w & ~kParked, std::memory_order_acquire,
+                                      std::memory_order_acquire)) {
+        Runtime::wake_remote(t);
         return;
       }
     }
   }
 
-  // Owner: consume a stored permit without waiting.
+  // Waiter side: consume a stored permit without waiting.
   bool try_acquire() noexcept {
-    // A plain load first: a failed CAS still takes the line exclusive, which would pull it
-    // away from a notifier on every wait. relaxed: the CAS below is what acquires.
-    if (state_.load(std::memory_order_relaxed) != kPermit) return false;
-    uintptr_t s = kPermit;
-    // acquire: pairs with notify()'s release.
-    return state_.compare_exchange_strong(s, kIdle, std::memory_order_acquire,
-                                          std::memory_order_relaxed);
+    // acquire: pairs with notify()'s release; its writes are visible once we return true.
+    uint64_t w = word_.load(std::memory_order_acquire) & kSeqMask;
+    if (w == seen_) return false;
+    seen_ = w;  // every notify up to w is consumed by this one permit
+    return true;
   }
 
   struct Awaiter : detail::PollNode {
@@ -85,80 +79,90 @@ class Notify {
     bool await_suspend(std::coroutine_handle<> h) noexcept {
       me = detail::tl_ctx.current;
       me->leaf = h;
-      if (me->rt->polls_waits()) return suspend_polled();
-      Runtime::arm_remote(me);
-      uintptr_t expected = kIdle;
-      // seq_cst: registration vs. notify's load is a store-then-load handshake.
-      if (n->state_.compare_exchange_strong(expected, reinterpret_cast<uintptr_t>(me),
-                                            std::memory_order_seq_cst, std::memory_order_acquire))
+      if (me->rt->polls_waits()) {
+        // Nothing to write: the runtime polls word_ (permit_arrived) until the sequence moves.
+        polled = true;
+        poll_task = me;
+        poll_ready = &Awaiter::permit_arrived;
+        me->rt->add_poll(this);
         return true;
-      // A permit arrived meanwhile (only one waiter may wait, so it is not another task).
+      }
+      Runtime::arm_remote(me);
+      // relaxed: published by the release half of the CAS below.
+      n->waiter_.store(me, std::memory_order_relaxed);
+      // acquire: if the sequence already moved, we take that notify and must see its writes.
+      uint64_t w = n->word_.load(std::memory_order_acquire);
+      for (;;) {
+        if ((w & kSeqMask) != n->seen_) break;  // a notify arrived: take it, do not suspend
+        uint64_t reg = (w & kSeqMask) | ((w + kGenStep) & kGenMask) | kParked;
+        // acq_rel: release publishes waiter_ and the arming to the claiming notifier; on
+        // failure (acquire) the next loop sees the writes of the notify that moved the
+        // sequence. No fence against notify() is needed: both sides are read-modify-writes.
+        if (n->word_.compare_exchange_weak(w, reg, std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
+          return true;
+      }
       Runtime::disarm_remote(me);
       me = nullptr;
-      n->try_acquire();
+      n->seen_ = w & kSeqMask;
       return false;
     }
-    bool suspend_polled() noexcept {
-      uintptr_t expected = kIdle;
-      // acquire: on failure a permit arrived, which we consume below and whose writes we must
-      // see. On success nothing is needed: a busy runtime never sleeps, so this registration
-      // needs no store-then-load fence, and the poll's acquire load orders the notifier's
-      // writes (acquire on success too only because the failure order may not be stronger).
-      if (!n->state_.compare_exchange_strong(expected, kPolled, std::memory_order_acquire,
-                                             std::memory_order_acquire)) {
-        n->try_acquire();  // the permit (only one waiter may wait, so it is not a pointer)
-        me = nullptr;
-        return false;
-      }
-      polled = true;
-      poll_task = me;
-      poll_ready = &Awaiter::permit_arrived;
-      me->rt->add_poll(this);
-      return true;
-    }
     static bool permit_arrived(detail::PollNode* p) noexcept {
-      // acquire: pairs with notify()'s release CAS; its writes are visible once we resume.
-      return static_cast<Awaiter*>(p)->n->state_.load(std::memory_order_acquire) == kPermit;
+      Notify* n = static_cast<Awaiter*>(p)->n;
+      // acquire: pairs with notify()'s release; its writes are visible once we resume.
+      return (n->word_.load(std::memory_order_acquire) & kSeqMask) != n->seen_;
     }
     void await_resume() noexcept {
       if (polled) {
-        // Woken by the poll, so the word holds the permit, and notifiers leave a permit alone:
-        // nobody else writes it now. relaxed: the poll's acquire load already synchronised.
-        n->state_.store(kIdle, std::memory_order_relaxed);
         polled = false;
+        n->try_acquire();  // the poll saw the sequence move: consume it
+      } else if (me != nullptr) {
+        // Woken by the claim of the first notify after our registration at seen_: consume
+        // that one. Later notifies stay a permit, as they would had they come after the wake.
+        n->seen_ += kSeqStep;
       }
       me = nullptr;
     }
     ~Awaiter() {
       if (me == nullptr) return;
       if (polled) {
-        // Destroyed while polled (or fired but not yet resumed): stop polling. If a notify
-        // already turned the word into a permit, the permit stays for the next wait.
+        // Destroyed while polled (or fired but not yet resumed): stop polling. A notify that
+        // already arrived stays a permit for the next wait (seen_ is untouched).
         me->rt->remove_poll(this);
-        uintptr_t expected = kPolled;
-        // relaxed: only undoes our own registration; nothing is published.
-        n->state_.compare_exchange_strong(expected, kIdle, std::memory_order_relaxed,
-                                          std::memory_order_relaxed);
         return;
       }
-      // Destroyed while suspended. Take the registration back if nobody claimed it.
-      uintptr_t expected = reinterpret_cast<uintptr_t>(me);
-      // acquire: on failure, a notifier claimed us; its inbox push is on its way.
-      if (n->state_.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel,
-                                            std::memory_order_acquire))
-        Runtime::disarm_remote(me);
-      // else: kRemoteArmed stays set; the frame's memory is freed when the inbox delivers.
+      // Destroyed while suspended: take the registration back unless a notifier claimed it.
+      // relaxed load, acq_rel CAS: nothing is published by undoing our own registration;
+      // acquire orders a later wait after the notifies we saw.
+      uint64_t w = n->word_.load(std::memory_order_relaxed);
+      while (w & kParked) {
+        if (n->word_.compare_exchange_weak(w, w & ~kParked, std::memory_order_acquire,
+                                           std::memory_order_relaxed)) {
+          Runtime::disarm_remote(me);  // any notify meanwhile stays a permit
+          return;
+        }
+      }
+      // A notifier claimed us: kRemoteArmed stays set and the frame's memory is freed when
+      // the inbox delivers. The notify it consumed is ours.
+      n->seen_ += kSeqStep;
     }
   };
   // Completes once notify() has been called (after or before this wait started).
   Awaiter wait() noexcept { return Awaiter{this}; }
 
  private:
-  static constexpr uintptr_t kIdle = 0;
-  static constexpr uintptr_t kPermit = 1;
-  static constexpr uintptr_t kPolled = 2;  // TaskHeaders are 16-aligned: never a pointer
-  // alignas(64): touched by two threads; keep it off its neighbours' cache lines.
-  alignas(64) std::atomic<uintptr_t> state_{kIdle};
+  static constexpr uint64_t kParked = 1;  // bit 0: a parked waiter is registered
+  static constexpr uint64_t kGenStep = 2;
+  static constexpr uint64_t kGenMask = (uint64_t{1} << 24) - 2;  // bits 1..23
+  static constexpr uint64_t kSeqStep = uint64_t{1} << 24;        // one notify
+  static constexpr uint64_t kSeqMask = ~((uint64_t{1} << 24) - 1);
+  // alignas(64): word_ is written by notifiers and read by the waiter's poll; waiter_ rides
+  // on the same line because a claiming notifier reads it right after word_.
+  alignas(64) std::atomic<uint64_t> word_{0};
+  std::atomic<detail::TaskHeader*> waiter_{nullptr};
+  // alignas(64): the waiter side's own line. Consuming a permit writes only here, so it
+  // never pulls the shared word away from a notifier.
+  alignas(64) uint64_t seen_ = 0;
 };
 
 }  // namespace sluice

@@ -279,7 +279,13 @@ void wake_rtt(benchmark::State& st, IdlePolicy policy) {
     std::atomic<uint64_t> v{0};
   };
   auto answer = std::make_unique<Answer>();
-  std::atomic<bool> stop{false};
+  // alignas(64): read by the task on every wake; on the stack it could share a line with
+  // locals this thread writes, which would add a transfer to every round trip.
+  struct alignas(64) Stop {
+    std::atomic<bool> v{false};
+  };
+  auto stop_box = std::make_unique<Stop>();
+  std::atomic<bool>& stop = stop_box->v;
   std::thread rt_thread([&] {
     (void)pin_current_thread(1);
     RuntimeConfig cfg;
