@@ -5,7 +5,11 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
 #include <new>
+#include <set>
+#include <utility>
+#include <vector>
 
 namespace {
 std::atomic<long> g_news{0};
@@ -106,4 +110,48 @@ TEST(Alloc, OversizedFrameFallsBackToHeapAndCounts) {
   auto before = rt.counters().slab_misses;
   EXPECT_EQ(rt.block_on(big()), 1);
   EXPECT_EQ(rt.counters().slab_misses, before + 1);
+}
+
+// The teardown walk: for_each_allocated visits exactly the slots that are allocated, in every
+// class, whatever order they were allocated and freed in, and a slot freed during the walk is
+// not visited once freed.
+TEST(Slab, WalkVisitsExactlyTheAllocatedSlots) {
+  SlabConfig cfg;
+  for (std::size_t c = 0; c < SlabConfig::kClasses; ++c) cfg.slots[c] = 16;
+  FrameSlab slab(cfg);
+  std::vector<std::pair<void*, uint16_t>> live;
+  for (uint16_t c = 0; c < SlabConfig::kClasses; ++c) {
+    for (int i = 0; i < 16; ++i) {
+      void* p = slab.alloc(c);
+      ASSERT_NE(p, nullptr);
+      // A live slot's second word must differ from the free tag, as a TaskHeader's does.
+      static_cast<void**>(p)[1] = nullptr;
+      live.emplace_back(p, c);
+    }
+    EXPECT_EQ(slab.alloc(c), nullptr);  // full
+  }
+  // Free every third slot.
+  std::vector<std::pair<void*, uint16_t>> kept;
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    if (i % 3 == 0)
+      slab.free(live[i].first, live[i].second);
+    else
+      kept.push_back(live[i]);
+  }
+  std::set<void*> seen;
+  slab.for_each_allocated([&](void* p) { EXPECT_TRUE(seen.insert(p).second); });
+  EXPECT_EQ(seen.size(), kept.size());
+  for (auto& [p, c] : kept) EXPECT_EQ(seen.count(p), 1u);
+  // Free everything from inside the walk: each slot is seen once, before its own free.
+  std::map<void*, uint16_t> cls;
+  for (auto& [p, c] : kept) cls[p] = c;
+  std::size_t visits = 0;
+  slab.for_each_allocated([&](void* p) {
+    ++visits;
+    slab.free(p, cls.at(p));
+  });
+  EXPECT_EQ(visits, kept.size());
+  std::size_t after = 0;
+  slab.for_each_allocated([&](void*) { ++after; });
+  EXPECT_EQ(after, 0u);
 }
