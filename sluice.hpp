@@ -5,6 +5,7 @@
 #include "channel/local.hpp"
 #include "channel/mpsc.hpp"
 #include "channel/mpsc_bytes.hpp"
+#include "channel/mpsc_lanes.hpp"
 #include "channel/mpsc_ring.hpp"
 #include "channel/ring_memory.hpp"
 #include "channel/semaphore.hpp"

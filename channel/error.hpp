@@ -11,6 +11,7 @@ enum class ChannelError : uint8_t {
   ZeroCapacity,      // capacity 0: a channel that can never carry anything
   CapacityTooLarge,  // more than 2^31 slots
   OutOfMemory,       // the ring's memory could not be allocated (e.g. on the chosen NUMA node)
+  TooManyProducers,  // MpscLanes::producer(): every lane has a live producer
 };
 
 enum class SendErrc : uint8_t {
@@ -46,6 +47,8 @@ inline const char* to_string(ChannelError e) noexcept {
       return "capacity too large";
     case ChannelError::OutOfMemory:
       return "out of memory";
+    case ChannelError::TooManyProducers:
+      return "too many producers";
   }
   return "unknown";
 }

@@ -61,6 +61,22 @@ struct SluiceMpsc {
     return v;
   }
 };
+// The lane-per-producer MPSC: one producer handle, made by the thread that pushes (the first
+// push), so the push is the lane's SPSC push.
+struct SluiceLanes {
+  std::unique_ptr<MpscLanes<uint64_t>> r = std::move(*MpscLanes<uint64_t>::make(kCap, 4));
+  MpscLanes<uint64_t>::Producer p;
+  void push(uint64_t v) noexcept {
+    if (!p) [[unlikely]]
+      p = std::move(*r->producer());
+    while (!p.try_push(v)) cpu_relax();
+  }
+  uint64_t pop() noexcept {
+    uint64_t v;
+    while (!r->try_pop(v)) cpu_relax();
+    return v;
+  }
+};
 // atomic_queue in its fastest ("optimist") form: push/pop that wait on the slot itself. NIL is
 // 0, so every benchmark sends values >= 1.
 template <bool kSpsc>
@@ -353,6 +369,7 @@ void BM_wake_parked_rtt(benchmark::State& st) { wake_rtt(st, IdlePolicy::park())
 
 void BM_spsc_rtt(benchmark::State& st) { rtt<SluiceSpsc>(st); }
 void BM_mpsc_rtt(benchmark::State& st) { rtt<SluiceMpsc>(st); }
+void BM_mpsc_lanes_rtt(benchmark::State& st) { rtt<SluiceLanes>(st); }
 void BM_atomic_queue_rtt(benchmark::State& st) { rtt<AtomicQ<true>>(st); }
 void BM_moodycamel_rwq_rtt(benchmark::State& st) { rtt<MoodyRwq>(st); }
 void BM_boost_spsc_rtt(benchmark::State& st) { rtt<BoostSpsc>(st); }
@@ -361,6 +378,7 @@ void BM_spsc_throughput(benchmark::State& st) { throughput<SluiceSpsc>(st); }
 void BM_spsc_throughput_batch(benchmark::State& st) { throughput_batch<SpscRing<uint64_t>>(st); }
 void BM_mpsc_throughput_1p(benchmark::State& st) { throughput<SluiceMpsc>(st); }
 void BM_mpsc_throughput_1p_batch(benchmark::State& st) { throughput_batch<MpscRing<uint64_t>>(st); }
+void BM_mpsc_lanes_throughput_1p(benchmark::State& st) { throughput<SluiceLanes>(st); }
 void BM_atomic_queue_throughput(benchmark::State& st) { throughput<AtomicQ<true>>(st); }
 void BM_atomic_queue_mp_throughput_1p(benchmark::State& st) { throughput<AtomicQ<false>>(st); }
 void BM_moodycamel_rwq_throughput(benchmark::State& st) { throughput<MoodyRwq>(st); }
@@ -374,6 +392,18 @@ void BM_mpsc_try_send_recv(benchmark::State& st) {
 }
 void BM_spsc_ring_try_push_pop(benchmark::State& st) { try_pair<SpscRing<uint64_t>>(st); }
 void BM_mpsc_ring_try_push_pop(benchmark::State& st) { try_pair<MpscRing<uint64_t>>(st); }
+void BM_mpsc_lanes_try_push_pop(benchmark::State& st) {
+  auto r = std::move(*MpscLanes<uint64_t>::make(1024, 4));
+  auto p = std::move(*r->producer());
+  uint64_t i = 0, sum = 0;
+  for (auto _ : st) {
+    (void)p.try_push(i++);
+    uint64_t v = 0;
+    (void)r->try_pop(v);
+    sum += v;
+  }
+  benchmark::DoNotOptimize(sum);
+}
 
 }  // namespace
 
@@ -386,6 +416,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_spin_floor_rtt", BM_spin_floor_rtt);
   benchmark::RegisterBenchmark("BM_spsc_rtt", BM_spsc_rtt);
   benchmark::RegisterBenchmark("BM_mpsc_rtt", BM_mpsc_rtt);
+  benchmark::RegisterBenchmark("BM_mpsc_lanes_rtt", BM_mpsc_lanes_rtt);
   benchmark::RegisterBenchmark("BM_atomic_queue_rtt", BM_atomic_queue_rtt);
   benchmark::RegisterBenchmark("BM_moodycamel_rwq_rtt", BM_moodycamel_rwq_rtt);
   benchmark::RegisterBenchmark("BM_boost_spsc_rtt", BM_boost_spsc_rtt);
@@ -396,6 +427,7 @@ int main(int argc, char** argv) {
   tput("BM_boost_spsc_throughput", BM_boost_spsc_throughput);
   tput("BM_mpsc_throughput_1p", BM_mpsc_throughput_1p);
   tput("BM_mpsc_throughput_1p_batch", BM_mpsc_throughput_1p_batch);
+  tput("BM_mpsc_lanes_throughput_1p", BM_mpsc_lanes_throughput_1p);
   tput("BM_atomic_queue_mp_throughput_1p", BM_atomic_queue_mp_throughput_1p);
   tput("BM_moodycamel_cq_throughput_1p", BM_moodycamel_cq_throughput_1p);
   if (std::thread::hardware_concurrency() >= 3)
@@ -407,6 +439,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_mpsc_try_send_recv", BM_mpsc_try_send_recv);
   benchmark::RegisterBenchmark("BM_spsc_ring_try_push_pop", BM_spsc_ring_try_push_pop);
   benchmark::RegisterBenchmark("BM_mpsc_ring_try_push_pop", BM_mpsc_ring_try_push_pop);
+  benchmark::RegisterBenchmark("BM_mpsc_lanes_try_push_pop", BM_mpsc_lanes_try_push_pop);
   benchmark::RegisterBenchmark("BM_wake_busy_rtt", BM_wake_busy_rtt);
   benchmark::RegisterBenchmark("BM_wake_parked_rtt", BM_wake_parked_rtt);
   benchmark::RegisterBenchmark("BM_spsc_chan_busy_task_rtt", BM_spsc_chan_busy_task_rtt);
