@@ -55,11 +55,12 @@ class MpscLanes {
     if (!cap) return err(cap.error());
     auto* lanes = new (std::nothrow) Slot[max_producers];
     auto* seen = new (std::nothrow) SeenLine[(max_producers + kPerLine - 1) / kPerLine]();
-    auto* r = new (std::nothrow) MpscLanes(lanes, seen, max_producers, *cap, mem);
-    if (lanes == nullptr || seen == nullptr || r == nullptr) {
+    MpscLanes* r = nullptr;
+    if (lanes != nullptr && seen != nullptr)
+      r = new (std::nothrow) MpscLanes(lanes, seen, max_producers, *cap, mem);
+    if (r == nullptr) {
       delete[] lanes;
       delete[] seen;
-      delete r;
       return err(ChannelError::OutOfMemory);
     }
     return std::unique_ptr<MpscLanes>(r);

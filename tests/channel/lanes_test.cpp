@@ -49,6 +49,21 @@ TEST(Lanes, ConstructionErrors) {
   EXPECT_STREQ(to_string(ChannelError::TooManyProducers), "too many producers");
 }
 
+void* failing_alloc(std::size_t, std::size_t, void*) { return nullptr; }
+
+TEST(Lanes, LaneAllocationFailureIsAValueAndLeavesTheLaneFree) {
+  RingMemory nomem{failing_alloc, nullptr, nullptr};
+  auto r = std::move(*MpscLanes<int>::make(8, 1, nomem));  // lanes are allocated lazily
+  for (int i = 0; i < 2; ++i) {  // the failed lane went back to unused: same answer again
+    auto p = r->producer();
+    ASSERT_FALSE(p);
+    EXPECT_EQ(p.error(), ChannelError::OutOfMemory);
+  }
+  int v;
+  EXPECT_FALSE(r->try_pop(v));
+  EXPECT_TRUE(r->empty());
+}
+
 TEST(Lanes, PerProducerFifoAndLaneCapacity) {
   auto r = std::move(*MpscLanes<int>::make(4, 4));
   EXPECT_TRUE(r->empty());
