@@ -68,6 +68,7 @@ class MpscLanes {
 
   ~MpscLanes() {
     // Values still queued in any lane are destroyed with it (SpscRing's destructor).
+    // relaxed: no producer or consumer runs any more (the ring outlives its users).
     for (std::size_t i = 0; i < max_; ++i) delete lanes_[i].ring.load(std::memory_order_relaxed);
     delete[] lanes_;
     delete[] seen_;
@@ -138,6 +139,7 @@ class MpscLanes {
         // the producer before us are visible: the SPSC producer role moves to this thread.
         if (l.state.compare_exchange_strong(st, kActive, std::memory_order_acquire,
                                             std::memory_order_relaxed))
+          // relaxed: set before the lane was first active, ordered by the acquire above.
           return Producer(this, i, l.ring.load(std::memory_order_relaxed));
       } else if (st == kUnused) {
         // acquire: another producer() may be setting this lane up; we then move on.
