@@ -68,6 +68,32 @@ template <class B>
 [[gnu::noinline]] uint64_t probe_logbuf_mpsc_claim_commit_read_64(MpscLogbuf& b) {
   return logbuf_round(b);
 }
+// Raw rings, same thread: one push and one pop per operation (the cross-thread cost is the
+// line transfers; this is the instruction count around them).
+template <class Push, class Pop>
+[[gnu::noinline]] uint64_t ring_round(Push push, Pop pop) {
+  uint64_t sum = 0;
+  for (long i = 0; i < kN; ++i) {
+    (void)push(static_cast<uint64_t>(i));
+    uint64_t v = 0;
+    (void)pop(v);
+    sum += v;
+  }
+  return sum;
+}
+[[gnu::noinline]] uint64_t probe_spsc_ring_push_pop(SpscRing<uint64_t>& r) {
+  return ring_round([&](uint64_t v) { return r.try_push(v); },
+                    [&](uint64_t& v) { return r.try_pop(v); });
+}
+[[gnu::noinline]] uint64_t probe_mpsc_ring_push_pop(MpscRing<uint64_t>& r) {
+  return ring_round([&](uint64_t v) { return r.try_push(v); },
+                    [&](uint64_t& v) { return r.try_pop(v); });
+}
+[[gnu::noinline]] uint64_t probe_mpsc_lanes_push_pop(MpscLanes<uint64_t>& r,
+                                                     MpscLanes<uint64_t>::Producer& p) {
+  return ring_round([&](uint64_t v) { return p.try_push(v); },
+                    [&](uint64_t& v) { return r.try_pop(v); });
+}
 }  // namespace
 
 int main() {
@@ -81,6 +107,13 @@ int main() {
   auto mlb = std::move(*MpscLogbuf::make(64 * 1024));
   a += probe_logbuf_claim_commit_read_64(*lb);
   a += probe_logbuf_mpsc_claim_commit_read_64(*mlb);
+  auto sr = std::move(*SpscRing<uint64_t>::make(1024));
+  auto mr = std::move(*MpscRing<uint64_t>::make(1024));
+  auto lr = std::move(*MpscLanes<uint64_t>::make(1024, 4));
+  auto lp = std::move(*lr->producer());
+  a += probe_spsc_ring_push_pop(*sr);
+  a += probe_mpsc_ring_push_pop(*mr);
+  a += probe_mpsc_lanes_push_pop(*lr, lp);
   std::printf("N=%ld checks %lu %ld slab_misses=%lu\n", kN, static_cast<unsigned long>(a), b,
               static_cast<unsigned long>(rt.counters().slab_misses));
   return 0;
