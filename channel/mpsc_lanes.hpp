@@ -246,7 +246,7 @@ class MpscLanes {
   }
   // Moves to the next known lane and caches its ring (null while it is being set up).
   void advance() noexcept {
-    burst_ = 0;
+    burst_left_ = kBurst;
     if (++cursor_ >= known_) cursor_ = 0;
     cur_ = known_ != 0 ? lane_at(cursor_) : nullptr;
   }
@@ -257,7 +257,7 @@ class MpscLanes {
   template <class Pop>
   bool visit(Pop pop) noexcept {
     if (Lane* r = cur_; r != nullptr && pop(r)) [[likely]] {
-      if (++burst_ >= kBurst) [[unlikely]]
+      if (--burst_left_ == 0) [[unlikely]]
         advance();
       return true;
     }
@@ -266,7 +266,7 @@ class MpscLanes {
       for (std::size_t visited = 1; visited < lanes; ++visited) {
         advance();
         if (cur_ != nullptr && pop(cur_)) {
-          burst_ = 1;
+          burst_left_ = kBurst - 1;
           return true;
         }
       }
@@ -276,7 +276,7 @@ class MpscLanes {
       known_lanes();
       if (cur_ == nullptr) cur_ = lane_at(cursor_);
       if (cur_ != nullptr && pop(cur_)) {
-        burst_ = 1;
+        burst_left_ = kBurst - 1;
         return true;
       }
     }
@@ -293,8 +293,8 @@ class MpscLanes {
   // Consumer only. alignas(kFalseShareBytes): its own line.
   alignas(kFalseShareBytes) std::size_t cursor_ = 0;
   std::size_t known_ = 0;
-  Lane* cur_ = nullptr;  // lane_at(cursor_), cached
-  uint32_t burst_ = 0;
+  Lane* cur_ = nullptr;           // lane_at(cursor_), cached
+  uint32_t burst_left_ = kBurst;  // values the current lane may still give in a row
 };
 
 }  // namespace sluice
