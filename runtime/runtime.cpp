@@ -130,18 +130,22 @@ bool Runtime::run_batch(detail::TaskHeader* root) noexcept {
       h = c.next;
       if (!h) break;
     }
-    t = c.current;  // the task that suspended last (direct transfers change it)
-    c.current = nullptr;
+    // The task that suspended last (direct transfers change it). c.current stays set until
+    // the batch ends: nothing between polls reads it (frames destroyed below keep their
+    // waiters' task pointers), and one store per batch is cheaper than one per poll.
+    t = c.current;
     if (t->flags & detail::kDone) [[unlikely]] {
       bool was_root = t == root;
       on_root_done(t);
       if (was_root) {
         batch_end_ = 0;
+        c.current = nullptr;
         return true;
       }
     }
   }
   batch_end_ = 0;  // no direct transfers outside a batch
+  c.current = nullptr;
   return false;
 }
 
