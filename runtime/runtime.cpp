@@ -48,7 +48,7 @@ Runtime::~Runtime() {
   }
   while (detail::TaskHeader* t = ready_head_) {
     ready_head_ = t->next;
-    t->flags &= ~detail::kQueued;
+    t->queued = 0;
     if ((t->flags & detail::kDead) && !(t->flags & detail::kRemoteArmed)) release_frame(t);
   }
   ready_tail_ = nullptr;
@@ -115,10 +115,9 @@ bool Runtime::run_batch(detail::TaskHeader* root) noexcept {
     detail::TaskHeader* nx = t->next;
     ready_head_ = nx;
     if (nx == nullptr) ready_tail_ = nullptr;
-    uint32_t f = t->flags & ~detail::kQueued;
-    t->flags = f;
-    if (f & detail::kDead) [[unlikely]] {
-      if (!(f & detail::kRemoteArmed)) release_frame(t);
+    t->queued = 0;
+    if (t->flags & detail::kDead) [[unlikely]] {
+      if (!(t->flags & detail::kRemoteArmed)) release_frame(t);
       continue;
     }
     c.current = t;
@@ -174,7 +173,7 @@ void Runtime::drain_inbox() noexcept {
     disarm_remote(t);
     ++counters_.remote_wakes;
     if (t->flags & detail::kDead) {
-      if (!(t->flags & detail::kQueued)) release_frame(t);
+      if (!t->queued) release_frame(t);
     } else {
       schedule(t);
     }

@@ -104,8 +104,8 @@ class Runtime {
 
   // Owner thread: make `t` runnable (no-op if already queued).
   void schedule(detail::TaskHeader* t) noexcept {
-    if (t->flags & detail::kQueued) return;
-    t->flags |= detail::kQueued;
+    if (t->queued) return;
+    t->queued = 1;
     t->next = nullptr;
     if (ready_tail_)
       ready_tail_->next = t;
@@ -209,7 +209,7 @@ class Runtime {
     detail::TaskHeader* nx = t->next;
     ready_head_ = nx;
     if (nx == nullptr) ready_tail_ = nullptr;
-    t->flags &= ~detail::kQueued;
+    t->queued = 0;
     detail::tl_ctx.current = t;
     detail::tl_ctx.next = t->leaf;
   }
@@ -384,7 +384,7 @@ inline void frame_free(void* frame) noexcept {
   TaskHeader* h = TaskHeader::of(frame);
   // Still referenced by the ready queue or by a cross-thread wake in flight: the queue that
   // holds it frees it when it lets go (Runtime::release_frame).
-  if (h->flags & (kQueued | kRemoteArmed)) {
+  if (h->queued || (h->flags & kRemoteArmed)) {
     h->flags |= kDead;
     return;
   }
@@ -403,7 +403,7 @@ inline void frame_free(void* frame) noexcept {
 inline void root_done_handoff(TaskHeader* t) noexcept {
   Runtime* rt = t->rt;
   TaskHeader* j = t->joiner;
-  if ((j->flags & kQueued) || !rt->take_budget()) return;
+  if (j->queued || !rt->take_budget()) return;
   rt->unlink_root(t);
   t->handle().destroy();
   tl_ctx.current = j;
@@ -415,7 +415,8 @@ inline void root_done_handoff(TaskHeader* t) noexcept {
 inline void Runtime::release_frame(detail::TaskHeader* h) noexcept {
   uint16_t cls = h->slab_class;
   if (cls == detail::kHeapClass) {
-    h->flags = 0;  // no queue holds it any more
+    h->flags = 0;  // no queue or waker holds it any more: frame_free releases it now
+    h->queued = 0;
     detail::frame_free(h->frame());
     return;
   }

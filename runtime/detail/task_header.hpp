@@ -22,7 +22,6 @@ struct InboxNode {
 };
 
 enum TaskFlags : uint32_t {
-  kQueued = 1u << 0,       // linked in the runtime's local ready queue
   kRemoteArmed = 1u << 1,  // a cross-thread waker may hold this task (see Notify)
   kSpawned = 1u << 2,      // a root task owned by a runtime (spawn or block_on)
   kDone = 1u << 3,         // root finished (value, exception or abort)
@@ -46,7 +45,11 @@ struct alignas(16) TaskHeader : InboxNode {
   TaskHeader* joiner = nullptr;      // task awaiting this one's JoinHandle
   uint32_t flags = 0;                // TaskFlags, owner thread only
   uint16_t slab_class = kHeapClass;  // where the memory came from
-  uint16_t pad_ = 0;
+  // Linked in the runtime's ready queue (owner thread only). A byte of its own, not a flag
+  // bit: the run loop clears it on every pop, and a byte store is one instruction where
+  // clearing a bit is a load, a mask and a store.
+  uint8_t queued = 0;
+  uint8_t pad_ = 0;
 
   void* frame() noexcept { return reinterpret_cast<char*>(this) + sizeof(TaskHeader); }
   // The coroutine whose frame follows this header (g++: handle address == frame start).
