@@ -15,26 +15,13 @@
 #include <thread>
 #include <vector>
 
+#include "../common/tracked.hpp"
 #include "../common/watchdog.hpp"
 
 using namespace sluice;
 using namespace std::chrono_literals;
 
-namespace {
-struct Tracked {
-  static inline std::atomic<long> live{0};
-  long v = 0;
-  std::unique_ptr<int> owner;  // move-only
-  explicit Tracked(long x) : v(x), owner(std::make_unique<int>(1)) { ++live; }
-  Tracked(Tracked&& o) noexcept : v(o.v), owner(std::move(o.owner)) { ++live; }
-  Tracked& operator=(Tracked&& o) noexcept {
-    v = o.v;
-    owner = std::move(o.owner);
-    return *this;
-  }
-  ~Tracked() { --live; }
-};
-}  // namespace
+using test::Tracked;
 
 TEST(Lanes, ConstructionErrors) {
   EXPECT_EQ(MpscLanes<int>::make(0).error(), ChannelError::ZeroCapacity);

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/tracked.hpp"
 #include "../common/watchdog.hpp"
 
 using namespace sluice;
@@ -20,20 +21,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Counts live instances so a test can prove each value is destroyed exactly once.
-struct Tracked {
-  static inline std::atomic<long> live{0};
-  long v = 0;
-  std::unique_ptr<int> owner;  // makes the type move-only
-  explicit Tracked(long x) : v(x), owner(std::make_unique<int>(static_cast<int>(x))) { ++live; }
-  Tracked(Tracked&& o) noexcept : v(o.v), owner(std::move(o.owner)) { ++live; }
-  Tracked& operator=(Tracked&& o) noexcept {
-    v = o.v;
-    owner = std::move(o.owner);
-    return *this;
-  }
-  ~Tracked() { --live; }
-};
+using test::Tracked;
 
 template <class R>
 class RingTest : public ::testing::Test {};
