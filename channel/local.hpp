@@ -73,7 +73,7 @@ struct State {
   //   next pop) tail carries the bias of -2^62, which makes that compare fail without a second
   //   limit for the sender to keep up to date.
   // Blocked senders exist only while the ring is full, so the fast path cannot overtake them.
-  static constexpr uint64_t kRxSlowBias = uint64_t{1} << 62;  // tail_real() shifts rx_slow by 62
+  static constexpr uint64_t kRxSlowBias = uint64_t{1} << 62;
   static constexpr int64_t kSlowLimit = INT64_MIN;
   int64_t send_limit = 0;
   bool tx_slow = false;
@@ -92,7 +92,7 @@ struct State {
     return std::launder(reinterpret_cast<T*>(reinterpret_cast<char*>(this) + buf_offset()));
   }
 
-  uint64_t tail_real() const noexcept { return tail + (uint64_t{rx_slow} << 62); }
+  uint64_t tail_real() const noexcept { return tail + uint64_t{rx_slow} * kRxSlowBias; }
   uint64_t size() const noexcept { return tail_real() - head; }
   // Both tests hold for the biased tail too: rx_slow implies a full ring, and a biased tail
   // is 2^62 away from head, so it reads as full and as not empty, which it is.
@@ -326,7 +326,7 @@ class Receiver {
     State* s = s_;
     if (s->recv_fast()) [[likely]]
       return s->pop_fast();
-    return try_recv_slow();
+    return try_recv_slow(s);
   }
 
   class RecvAwaiter {
@@ -386,10 +386,11 @@ class Receiver {
     s->update_flags();
     s->unref();
   }
-  // Out of line so the fast path's registers do not have to carry what this one reads.
-  [[gnu::noinline]] Result<T, RecvError> try_recv_slow() noexcept(
+  // Out of line so the fast path's registers do not have to carry what this one reads. Static
+  // and given only the state: the endpoint objects do not escape into it, so a caller's loop
+  // can keep their state pointers in registers.
+  [[gnu::noinline]] static Result<T, RecvError> try_recv_slow(State* s) noexcept(
       std::is_nothrow_move_constructible_v<T>) {
-    State* s = s_;
     if (s->empty()) return err(s->senders == 0 ? RecvError::Closed : RecvError::Empty);
     return s->pop();
   }

@@ -48,7 +48,7 @@ Runtime::~Runtime() {
   }
   while (detail::TaskHeader* t = ready_head_) {
     ready_head_ = t->next;
-    t->queued = 0;
+    t->queued = false;
     if ((t->flags & detail::kDead) && !(t->flags & detail::kRemoteArmed)) release_frame(t);
   }
   ready_tail_ = nullptr;
@@ -115,7 +115,7 @@ bool Runtime::run_batch(detail::TaskHeader* root) noexcept {
     detail::TaskHeader* nx = t->next;
     ready_head_ = nx;
     if (nx == nullptr) ready_tail_ = nullptr;
-    t->queued = 0;
+    t->queued = false;
     if (t->flags & detail::kDead) [[unlikely]] {
       if (!(t->flags & detail::kRemoteArmed)) release_frame(t);
       continue;

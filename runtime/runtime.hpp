@@ -105,7 +105,7 @@ class Runtime {
   // Owner thread: make `t` runnable (no-op if already queued).
   void schedule(detail::TaskHeader* t) noexcept {
     if (t->queued) return;
-    t->queued = 1;
+    t->queued = true;
     t->next = nullptr;
     if (ready_tail_)
       ready_tail_->next = t;
@@ -209,7 +209,7 @@ class Runtime {
     detail::TaskHeader* nx = t->next;
     ready_head_ = nx;
     if (nx == nullptr) ready_tail_ = nullptr;
-    t->queued = 0;
+    t->queued = false;
     detail::tl_ctx.current = t;
     detail::tl_ctx.next = t->leaf;
   }
@@ -416,7 +416,7 @@ inline void Runtime::release_frame(detail::TaskHeader* h) noexcept {
   uint16_t cls = h->slab_class;
   if (cls == detail::kHeapClass) {
     h->flags = 0;  // no queue or waker holds it any more: frame_free releases it now
-    h->queued = 0;
+    h->queued = false;
     detail::frame_free(h->frame());
     return;
   }

@@ -47,8 +47,9 @@ struct alignas(16) TaskHeader : InboxNode {
   uint16_t slab_class = kHeapClass;  // where the memory came from
   // Linked in the runtime's ready queue (owner thread only). A byte of its own, not a flag
   // bit: the run loop clears it on every pop, and a byte store is one instruction where
-  // clearing a bit is a load, a mask and a store.
-  uint8_t queued = 0;
+  // clearing a bit is a load, a mask and a store. bool, not uint8_t: a store through an
+  // unsigned char may alias anything, which made callers reload pointers after schedule().
+  bool queued = false;
   uint8_t pad_ = 0;
 
   void* frame() noexcept { return reinterpret_cast<char*>(this) + sizeof(TaskHeader); }
