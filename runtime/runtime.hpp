@@ -192,7 +192,7 @@ class Runtime {
   void link_heap_root(detail::TaskHeader* t) noexcept;
   void unlink_heap_root(detail::TaskHeader* t) noexcept;
   bool destroy_live_roots() noexcept;
-  friend void detail::root_done_handoff(detail::TaskHeader* t) noexcept;
+  friend bool detail::root_done_handoff(detail::TaskHeader* t) noexcept;
 
   // Direct transfers between tasks, without a trip through the ready queue. Each one costs a
   // unit of the current batch's budget, the same budget that bounds run_batch's queue pops,
@@ -397,17 +397,18 @@ inline void frame_free(void* frame) noexcept {
   }
 }
 
-// Called from the final suspend of root `t`, which has a joiner: unless the batch budget is
-// spent (then run_batch completes t and queues the joiner), destroy t's frame now and make the
-// trampoline resume the joiner. The joiner is suspended in JoinHandle::Awaiter, never queued.
-inline void root_done_handoff(TaskHeader* t) noexcept {
+// Called at the final suspend of root `t`, which has a joiner: unless the batch budget is
+// spent (then run_batch completes t and queues the joiner), t stops counting as live and the
+// trampoline resumes the joiner next; the caller lets t's frame be destroyed as its coroutine
+// ends. The joiner is suspended in JoinHandle::Awaiter, never queued.
+inline bool root_done_handoff(TaskHeader* t) noexcept {
   Runtime* rt = t->rt;
   TaskHeader* j = t->joiner;
-  if (j->queued || !rt->take_budget()) return;
+  if (j->queued || !rt->take_budget()) return false;
   rt->unlink_root(t);
-  t->handle().destroy();
   tl_ctx.current = j;
   tl_ctx.next = j->leaf;
+  return true;
 }
 
 }  // namespace detail

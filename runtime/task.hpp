@@ -41,8 +41,9 @@ inline thread_local ThreadContext tl_ctx;
 // Defined in runtime.hpp (they need the Runtime's slab).
 void* frame_alloc(std::size_t n);
 void frame_free(void* frame) noexcept;
-// A root task finished and a task awaits its JoinHandle: resume that task directly.
-void root_done_handoff(TaskHeader* t) noexcept;
+// A root task finished and a task awaits its JoinHandle: if the budget allows, make that
+// task the next one the trampoline resumes and return true (the caller frees the frame).
+bool root_done_handoff(TaskHeader* t) noexcept;
 
 // Resume h and run every transfer it requests, on a constant stack.
 inline void resume_trampolined(std::coroutine_handle<> h) {
@@ -92,25 +93,28 @@ struct PromiseBase {
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
+  // A child task suspends at its end and the trampoline goes back to its awaiter, which takes
+  // the outcome out of the promise. A root hands its outcome to the JoinHandle; then, if a
+  // task awaits that handle and the batch budget allows, await_ready says "don't suspend": the
+  // coroutine runs off its end, which destroys the frame right there (no indirect destroy()
+  // call and no second trip through the state machine), and the trampoline resumes the joiner.
+  // Otherwise the root suspends and the run loop completes it.
+  template <class P>
   struct FinalAwaiter {
-    bool await_ready() noexcept { return false; }
-    template <class P>
-    void await_suspend(std::coroutine_handle<P> h) noexcept {
-      P& p = h.promise();
-      if (p.continuation) {
-        tl_ctx.next = p.continuation;  // back to the awaiter
-        return;
-      }
-      // A root: hand the outcome to the JoinHandle; then the frame is destroyed, here (and
-      // the joiner resumed at once) or by the runtime loop. Nothing may touch p after this.
-      if (p.join_state) p.publish(p.join_state);
-      TaskHeader* t = TaskHeader::of(h);
+    P* p;
+    bool await_ready() noexcept {
+      if (p->continuation) return false;
+      if (p->join_state) p->publish(p->join_state);
+      TaskHeader* t = TaskHeader::of(std::coroutine_handle<P>::from_promise(*p));
       t->flags |= kDone;
-      if (t->joiner) root_done_handoff(t);
+      // Nothing may touch *p after a true return: the frame is gone.
+      return t->joiner != nullptr && root_done_handoff(t);
+    }
+    void await_suspend(std::coroutine_handle<>) noexcept {
+      if (p->continuation) tl_ctx.next = p->continuation;  // back to the awaiter
     }
     void await_resume() noexcept {}
   };
-  FinalAwaiter final_suspend() noexcept { return {}; }
   void unhandled_exception() noexcept { exception = std::current_exception(); }
   void rethrow_if_failed() {
     if (exception) std::rethrow_exception(exception);
@@ -120,6 +124,7 @@ struct PromiseBase {
 template <class T>
 struct Promise : PromiseBase {
   Task<T> get_return_object() noexcept;
+  FinalAwaiter<Promise> final_suspend() noexcept { return {this}; }
   template <class U>
   void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     ::new (static_cast<void*>(storage)) T(std::forward<U>(v));
@@ -151,6 +156,7 @@ struct Promise : PromiseBase {
 template <>
 struct Promise<void> : PromiseBase {
   Task<void> get_return_object() noexcept;
+  FinalAwaiter<Promise> final_suspend() noexcept { return {this}; }
   void return_void() noexcept {}
   void take() { rethrow_if_failed(); }
   void publish(void* js) noexcept {
