@@ -16,6 +16,9 @@
 // retired lane over (the SPSC producer role moves between threads through the lane state's
 // release/acquire); values still queued there are delivered before the new handle's. The
 // ring must outlive its producers.
+//
+// LaneData: an object kept beside each lane (default: nothing), for a user that needs
+// per-lane state; mpsc::channel keeps the wait queue of the sender that owns the lane there.
 #pragma once
 
 #include <atomic>
@@ -33,7 +36,9 @@
 
 namespace sluice {
 
-template <class T>
+struct NoLaneData {};
+
+template <class T, class LaneData = NoLaneData>
 class MpscLanes {
  public:
   using value_type = T;
@@ -111,8 +116,13 @@ class MpscLanes {
     std::size_t try_push_n(T* in, std::size_t n) noexcept(Lane::kNothrowMove) {
       return ring_->try_push_n(in, n);
     }
+    // Producer side of the lane: no room for another value now.
+    bool full() const noexcept { return ring_->full(); }
+    // The lane's ring itself (valid while the MpscLanes lives).
+    Lane* ring() const noexcept { return ring_; }
     explicit operator bool() const noexcept { return owner_ != nullptr; }
     std::size_t lane() const noexcept { return lane_; }
+    LaneData& lane_data() const noexcept { return owner_->lanes_[lane_].data; }
 
    private:
     friend class MpscLanes;
@@ -203,6 +213,13 @@ class MpscLanes {
   std::size_t lane_capacity() const noexcept { return static_cast<std::size_t>(cap_); }
   std::size_t max_producers() const noexcept { return max_; }
 
+  // The lane the last successful try_pop took its value from (consumer only): who to tell
+  // that the lane has room again.
+  std::size_t last_lane() const noexcept { return last_; }
+  LaneData& lane_data(std::size_t lane) noexcept { return lanes_[lane].data; }
+  // Lanes that may have been handed out so far (any thread; acquire: their data is built).
+  std::size_t lanes_in_use() const noexcept { return published_.load(std::memory_order_acquire); }
+
  private:
   static constexpr uint8_t kUnused = 0, kSettingUp = 1, kActive = 2, kRetired = 3;
   // alignas(kFalseShareBytes): each lane's state is written by its producer's thread at
@@ -210,6 +227,7 @@ class MpscLanes {
   struct alignas(kFalseShareBytes) Slot {
     std::atomic<uint8_t> state{kUnused};
     std::atomic<Lane*> ring{nullptr};  // set once, before the lane is first active
+    [[no_unique_address]] LaneData data{};
   };
 
   // The consumer's cached lane pointers, in whole lines of their own. alignas: the lanes'
@@ -257,6 +275,7 @@ class MpscLanes {
   template <class Pop>
   bool visit(Pop pop) noexcept {
     if (Lane* r = cur_; r != nullptr && pop(r)) [[likely]] {
+      last_ = cursor_;
       if (--burst_left_ == 0) [[unlikely]]
         advance();
       return true;
@@ -266,6 +285,7 @@ class MpscLanes {
       for (std::size_t visited = 1; visited < lanes; ++visited) {
         advance();
         if (cur_ != nullptr && pop(cur_)) {
+          last_ = cursor_;
           burst_left_ = kBurst - 1;
           return true;
         }
@@ -276,6 +296,7 @@ class MpscLanes {
       known_lanes();
       if (cur_ == nullptr) cur_ = lane_at(cursor_);
       if (cur_ != nullptr && pop(cur_)) {
+        last_ = cursor_;
         burst_left_ = kBurst - 1;
         return true;
       }
@@ -294,6 +315,7 @@ class MpscLanes {
   alignas(kFalseShareBytes) std::size_t cursor_ = 0;
   std::size_t known_ = 0;
   Lane* cur_ = nullptr;           // lane_at(cursor_), cached
+  std::size_t last_ = 0;          // lane of the last successful pop
   uint32_t burst_left_ = kBurst;  // values the current lane may still give in a row
 };
 

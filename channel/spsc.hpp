@@ -11,7 +11,7 @@ namespace sluice::spsc {
 template <class T>
 using Sender = detail::XSender<T, SpscRing<T>, false>;
 template <class T>
-using Receiver = detail::XReceiver<T, SpscRing<T>>;
+using Receiver = detail::XReceiver<T, detail::XState<T, SpscRing<T>>>;
 template <class T>
 using Channel = detail::XChannel<T, SpscRing<T>, false>;
 

@@ -70,6 +70,15 @@ class SpscRing : public detail::RingCore<T, true> {
     return k;
   }
 
+  // Producer side: the next push would fail (the slot at the tail is not free yet). The same
+  // test try_emplace makes, so a sender that waits for room waits on exactly this.
+  bool full() const noexcept {
+    const uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only we write it
+    // acquire: as in try_emplace.
+    return pslots_[detail::slot_index(t, pmask_, pbits_)].seq.load(std::memory_order_acquire) !=
+           Core::free_mark(t);
+  }
+
   // Approximate when called concurrently with either side; exact when both are quiet.
   std::size_t size() const noexcept {
     // relaxed: a snapshot for statistics and the async channels' room hint, never a hand-off.

@@ -103,8 +103,9 @@ Task<Result<void, SendError<T>>> send_slow(XState<T, Ring>* s, T v) {
     v = std::move(r.error().value);
   }
 }
-template <class T, class Ring>
-Task<Result<T, RecvError>> recv_slow(XState<T, Ring>* s) {
+// Any state with rx_wait, recv_ready() and try_recv() (XState, MpscState).
+template <class State>
+Task<Result<typename State::value_type, RecvError>> recv_slow(State* s) {
   for (;;) {
     co_await XWaitAwaiter(&s->rx_wait, [s] { return s->recv_ready(); });
     auto r = s->try_recv();
@@ -180,9 +181,11 @@ class XSender : public SenderRef<XState<T, Ring>, kCloneable> {
   std::size_t capacity() const noexcept { return s_->capacity(); }
 };
 
-template <class T, class Ring>
-class XReceiver : public ReceiverRef<XState<T, Ring>> {
-  using Base = ReceiverRef<XState<T, Ring>>;
+// Receiver endpoint over any state with try_recv, recv_ready, rx_wait and capacity (XState
+// for spsc, MpscState for mpsc).
+template <class T, class State>
+class XReceiver : public ReceiverRef<State> {
+  using Base = ReceiverRef<State>;
   using Base::s_;
   using R = Result<T, RecvError>;
 
@@ -195,8 +198,7 @@ class XReceiver : public ReceiverRef<XState<T, Ring>> {
   // Task: suspends while empty.
   auto recv() noexcept {
     auto* s = s_;
-    return try_or_wait<R>([s] { return final_recv(s->try_recv()); },
-                          [s] { return recv_slow<T, Ring>(s); });
+    return try_or_wait<R>([s] { return final_recv(s->try_recv()); }, [s] { return recv_slow(s); });
   }
   // Plain thread: spins, then sleeps in std::atomic::wait while empty.
   R recv_blocking() {
@@ -217,7 +219,7 @@ class XReceiver : public ReceiverRef<XState<T, Ring>> {
 template <class T, class Ring, bool kCloneable>
 struct XChannel {
   XSender<T, Ring, kCloneable> tx;
-  XReceiver<T, Ring> rx;
+  XReceiver<T, XState<T, Ring>> rx;
 };
 
 template <class T, class Ring, bool kCloneable>
@@ -225,7 +227,8 @@ Result<XChannel<T, Ring, kCloneable>, ChannelError> make_xchannel(std::size_t ca
                                                                   RingMemory mem) {
   auto s = XState<T, Ring>::create(capacity, mem);
   if (!s) return err(s.error());
-  return XChannel<T, Ring, kCloneable>{XSender<T, Ring, kCloneable>(*s), XReceiver<T, Ring>(*s)};
+  return XChannel<T, Ring, kCloneable>{XSender<T, Ring, kCloneable>(*s),
+                                       XReceiver<T, XState<T, Ring>>(*s)};
 }
 
 }  // namespace sluice::detail

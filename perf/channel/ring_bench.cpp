@@ -50,10 +50,15 @@ struct SluiceSpsc {
     return v;
   }
 };
+// The multi-producer ring behind mpsc::channel: a lane per producer handle (MpscLanes). One
+// handle, made by the thread that pushes (on its first push), so a push is the lane's SPSC push.
 struct SluiceMpsc {
-  std::unique_ptr<MpscRing<uint64_t>> r = std::move(*MpscRing<uint64_t>::make(kCap));
+  std::unique_ptr<MpscLanes<uint64_t>> r = std::move(*MpscLanes<uint64_t>::make(kCap, 4));
+  MpscLanes<uint64_t>::Producer p;
   void push(uint64_t v) noexcept {
-    while (!r->try_push(v)) cpu_relax();
+    if (!p) [[unlikely]]
+      p = std::move(*r->producer());
+    while (!p.try_push(v)) cpu_relax();
   }
   uint64_t pop() noexcept {
     uint64_t v;
@@ -61,15 +66,12 @@ struct SluiceMpsc {
     return v;
   }
 };
-// The lane-per-producer MPSC: one producer handle, made by the thread that pushes (the first
-// push), so the push is the lane's SPSC push.
-struct SluiceLanes {
-  std::unique_ptr<MpscLanes<uint64_t>> r = std::move(*MpscLanes<uint64_t>::make(kCap, 4));
-  MpscLanes<uint64_t>::Producer p;
+// The shared-tail ring (MpscRing): one CAS per push, one FIFO order across producers. What
+// mpsc::channel uses with max_lanes = 0, and for senders beyond its lanes.
+struct SluiceMpscShared {
+  std::unique_ptr<MpscRing<uint64_t>> r = std::move(*MpscRing<uint64_t>::make(kCap));
   void push(uint64_t v) noexcept {
-    if (!p) [[unlikely]]
-      p = std::move(*r->producer());
-    while (!p.try_push(v)) cpu_relax();
+    while (!r->try_push(v)) cpu_relax();
   }
   uint64_t pop() noexcept {
     uint64_t v;
@@ -194,6 +196,37 @@ void throughput_batch(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
 }
 
+// The lanes' consumer batch form: try_pop_n takes up to 256 values, one head store per lane.
+void BM_mpsc_throughput_1p_batch(benchmark::State& st) {
+  if (!pin_or_skip(st, 0)) return;
+  for (auto _ : st) {
+    auto r = std::move(*MpscLanes<uint64_t>::make(kCap, 4));
+    std::atomic<bool> go{false};
+    std::thread producer([&] {
+      (void)pin_current_thread(1);
+      auto p = std::move(*r->producer());
+      while (!go.load(std::memory_order_acquire)) cpu_relax();
+      for (uint64_t i = 1; i <= kMessages; ++i)
+        while (!p.try_push(i)) cpu_relax();
+    });
+    uint64_t buf[256];
+    auto t0 = std::chrono::steady_clock::now();
+    go.store(true, std::memory_order_release);
+    uint64_t sum = 0, got = 0;
+    while (got < kMessages) {
+      std::size_t k = r->try_pop_n(buf, 256);
+      if (k == 0) cpu_relax();
+      for (std::size_t j = 0; j < k; ++j) sum += buf[j];
+      got += k;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    producer.join();
+    if (sum != kMessages * (kMessages + 1) / 2) st.SkipWithError("lost or duplicated values");
+    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
+}
+
 // ConcurrentQueue the way it is fastest: a producer token and bulk dequeue with a consumer token.
 void BM_moodycamel_cq_throughput_1p(benchmark::State& st) {
   if (!pin_or_skip(st, 0)) return;
@@ -226,19 +259,21 @@ void BM_moodycamel_cq_throughput_1p(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
 }
 
-// Two producers on CPUs 1 and 2, consumer on CPU 0 (registered only with >= 3 CPUs).
+// Two producers on CPUs 1 and 2 (a lane each), consumer on CPU 0 (registered only with >= 3
+// CPUs).
 void BM_mpsc_throughput_2p(benchmark::State& st) {
   if (!pin_or_skip(st, 0)) return;
   for (auto _ : st) {
-    auto r = std::move(*MpscRing<uint64_t>::make(kCap));
+    auto r = std::move(*MpscLanes<uint64_t>::make(kCap, 4));
     std::atomic<bool> go{false};
     std::vector<std::thread> producers;
     for (unsigned p = 0; p < 2; ++p) {
       producers.emplace_back([&, p] {
         (void)pin_current_thread(1 + p);
+        auto h = std::move(*r->producer());
         while (!go.load(std::memory_order_acquire)) cpu_relax();
         for (uint64_t i = 1; i <= kMessages / 2; ++i)
-          while (!r->try_push(i)) cpu_relax();
+          while (!h.try_push(i)) cpu_relax();
       });
     }
     auto t0 = std::chrono::steady_clock::now();
@@ -369,7 +404,7 @@ void BM_wake_parked_rtt(benchmark::State& st) { wake_rtt(st, IdlePolicy::park())
 
 void BM_spsc_rtt(benchmark::State& st) { rtt<SluiceSpsc>(st); }
 void BM_mpsc_rtt(benchmark::State& st) { rtt<SluiceMpsc>(st); }
-void BM_mpsc_lanes_rtt(benchmark::State& st) { rtt<SluiceLanes>(st); }
+void BM_mpsc_shared_rtt(benchmark::State& st) { rtt<SluiceMpscShared>(st); }
 void BM_atomic_queue_rtt(benchmark::State& st) { rtt<AtomicQ<true>>(st); }
 void BM_moodycamel_rwq_rtt(benchmark::State& st) { rtt<MoodyRwq>(st); }
 void BM_boost_spsc_rtt(benchmark::State& st) { rtt<BoostSpsc>(st); }
@@ -377,8 +412,7 @@ void BM_boost_spsc_rtt(benchmark::State& st) { rtt<BoostSpsc>(st); }
 void BM_spsc_throughput(benchmark::State& st) { throughput<SluiceSpsc>(st); }
 void BM_spsc_throughput_batch(benchmark::State& st) { throughput_batch<SpscRing<uint64_t>>(st); }
 void BM_mpsc_throughput_1p(benchmark::State& st) { throughput<SluiceMpsc>(st); }
-void BM_mpsc_throughput_1p_batch(benchmark::State& st) { throughput_batch<MpscRing<uint64_t>>(st); }
-void BM_mpsc_lanes_throughput_1p(benchmark::State& st) { throughput<SluiceLanes>(st); }
+void BM_mpsc_shared_throughput_1p(benchmark::State& st) { throughput<SluiceMpscShared>(st); }
 void BM_atomic_queue_throughput(benchmark::State& st) { throughput<AtomicQ<true>>(st); }
 void BM_atomic_queue_mp_throughput_1p(benchmark::State& st) { throughput<AtomicQ<false>>(st); }
 void BM_moodycamel_rwq_throughput(benchmark::State& st) { throughput<MoodyRwq>(st); }
@@ -416,7 +450,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_spin_floor_rtt", BM_spin_floor_rtt);
   benchmark::RegisterBenchmark("BM_spsc_rtt", BM_spsc_rtt);
   benchmark::RegisterBenchmark("BM_mpsc_rtt", BM_mpsc_rtt);
-  benchmark::RegisterBenchmark("BM_mpsc_lanes_rtt", BM_mpsc_lanes_rtt);
+  benchmark::RegisterBenchmark("BM_mpsc_shared_rtt", BM_mpsc_shared_rtt);
   benchmark::RegisterBenchmark("BM_atomic_queue_rtt", BM_atomic_queue_rtt);
   benchmark::RegisterBenchmark("BM_moodycamel_rwq_rtt", BM_moodycamel_rwq_rtt);
   benchmark::RegisterBenchmark("BM_boost_spsc_rtt", BM_boost_spsc_rtt);
@@ -427,7 +461,7 @@ int main(int argc, char** argv) {
   tput("BM_boost_spsc_throughput", BM_boost_spsc_throughput);
   tput("BM_mpsc_throughput_1p", BM_mpsc_throughput_1p);
   tput("BM_mpsc_throughput_1p_batch", BM_mpsc_throughput_1p_batch);
-  tput("BM_mpsc_lanes_throughput_1p", BM_mpsc_lanes_throughput_1p);
+  tput("BM_mpsc_shared_throughput_1p", BM_mpsc_shared_throughput_1p);
   tput("BM_atomic_queue_mp_throughput_1p", BM_atomic_queue_mp_throughput_1p);
   tput("BM_moodycamel_cq_throughput_1p", BM_moodycamel_cq_throughput_1p);
   if (std::thread::hardware_concurrency() >= 3)
