@@ -182,6 +182,12 @@ class MpscLanes {
   bool try_pop(T& out) noexcept(Lane::kNothrowMove&& std::is_nothrow_move_assignable_v<T>) {
     return visit([&out](Lane* r) { return r->try_pop(out); });
   }
+  // Calls f(T&) on one value (then destroys it), taking lanes in turn. False when every lane
+  // is empty. The value is handed over in place: no optional to build and move.
+  template <class F>
+  bool try_consume_one(F&& f) noexcept {
+    return visit([&f](Lane* r) { return r->try_take(f); });
+  }
   std::optional<T> try_pop() noexcept(Lane::kNothrowMove) {
     std::optional<T> v;
     visit([&v](Lane* r) {

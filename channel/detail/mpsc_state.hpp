@@ -98,54 +98,41 @@ struct MpscState : XEnds {
 
   // ---- receiver ----
 
-  // Takes one value; `freed` is the wait queue of the sender(s) whose ring got room.
-  std::optional<T> pop(XWaitQueue*& freed) noexcept(std::is_nothrow_move_constructible_v<T>) {
-    MpscRing<T>* sh = shared_seen_;
+  // Calls f(T&) on one value; `freed` is the wait queue of the sender(s) whose ring got room.
+  // The value is handed over in place (an optional<T> returned from an out-of-line pop made
+  // the compiler shuffle it through the stack with mixed-width stores and loads: 30 ns for a
+  // try pair that should take 5).
+  template <class F>
+  bool take(F&& f, XWaitQueue*& freed) noexcept {
     if (++turn_ == kSharedTurn) [[unlikely]] {
-      turn_ = 0;
-      // acquire: pairs with route()'s release CAS.
-      if (sh == nullptr) sh = shared_seen_ = shared_.load(std::memory_order_acquire);
-      if (sh != nullptr) {
-        if (auto v = sh->try_pop()) {
-          freed = &tx_wait;
-          return v;
-        }
-      }
+      if (take_shared_turn(f, freed)) return true;
     }
     if (lanes) [[likely]] {
-      if (auto v = lanes->try_pop()) {
+      if (lanes->try_consume_one(f)) {
         freed = &lanes->lane_data(lanes->last_lane());
-        return v;
+        return true;
       }
     }
-    if (sh == nullptr) {
-      // acquire: pairs with route()'s release CAS.
-      sh = shared_seen_ = shared_.load(std::memory_order_acquire);
-      if (sh == nullptr) return std::nullopt;
-    }
-    if (auto v = sh->try_pop()) {
-      freed = &tx_wait;
-      return v;
-    }
-    return std::nullopt;
+    return take_shared(f, freed);
   }
 
   Result<T, RecvError> try_recv() noexcept(std::is_nothrow_move_constructible_v<T>) {
+    // alignas(T): raw storage the value is moved into straight from its slot.
+    alignas(T) unsigned char buf[sizeof(T)];
+    auto into = [&buf](T& v) { ::new (static_cast<void*>(buf)) T(std::move(v)); };
     XWaitQueue* freed = nullptr;
-    if (std::optional<T> v = pop(freed)) {
-      wake_sender(freed);
-      return std::move(*v);
-    }
+    bool got = take(into, freed);
     // The last sender's pushes happen-before its close; look once more after seeing it so
     // the value sent just before the close is never lost.
-    if (senders_gone()) {
-      if (std::optional<T> v = pop(freed)) {
-        wake_sender(freed);
-        return std::move(*v);
-      }
-      return err(RecvError::Closed);
+    if (!got) {
+      if (!senders_gone()) return err(RecvError::Empty);
+      if (!take(into, freed)) return err(RecvError::Closed);
     }
-    return err(RecvError::Empty);
+    wake_sender(freed);
+    T* v = std::launder(reinterpret_cast<T*>(buf));
+    Result<T, RecvError> r(std::move(*v));
+    v->~T();
+    return r;
   }
 
   // Receiver thread only (the lanes' consumer view).
@@ -177,6 +164,30 @@ struct MpscState : XEnds {
   std::unique_ptr<Lanes> lanes;  // null when max_lanes == 0
 
  private:
+  // Every kSharedTurn pops the shared ring goes first (it may have appeared since we looked).
+  template <class F>
+  bool take_shared_turn(F& f, XWaitQueue*& freed) noexcept {
+    turn_ = 0;
+    // acquire: pairs with route()'s release CAS.
+    if (shared_seen_ == nullptr) shared_seen_ = shared_.load(std::memory_order_acquire);
+    if (shared_seen_ == nullptr || !shared_seen_->try_take(f)) return false;
+    freed = &tx_wait;
+    return true;
+  }
+  // The lanes had nothing: the shared ring, if there is one.
+  template <class F>
+  bool take_shared(F& f, XWaitQueue*& freed) noexcept {
+    MpscRing<T>* sh = shared_seen_;
+    if (sh == nullptr) {
+      // acquire: pairs with route()'s release CAS.
+      sh = shared_seen_ = shared_.load(std::memory_order_acquire);
+      if (sh == nullptr) return false;
+    }
+    if (!sh->try_take(f)) return false;
+    freed = &tx_wait;
+    return true;
+  }
+
   const uint64_t cap_;
   const RingMemory mem_;
   // alignas(kFalseShareBytes): set once by the first sender that needs it, then read-only.

@@ -81,6 +81,23 @@ class RingCore {
     return v;
   }
 
+  // Calls f(T&) on the oldest value, destroys it and frees its slot. False when nothing is
+  // ready. f must not throw (as in consume()).
+  template <class F>
+  bool try_take(F&& f) noexcept {
+    const uint64_t h = head_.load(std::memory_order_relaxed);  // relaxed: only we write it
+    Slot& s = cslots_[detail::slot_index(h, cmask_, cbits_)];
+    // acquire: pairs with the producer's release store of seq; the value is visible after it.
+    if (s.seq.load(std::memory_order_acquire) != ready_mark(h)) return false;
+    T* p = s.ptr();
+    f(*p);
+    p->~T();
+    mark_free(s, h);
+    // release: our read of the slot happens-before a producer reuses it a lap later.
+    head_.store(h + 1, std::memory_order_release);
+    return true;
+  }
+
   // Calls f(T&) on up to `max` ready values in order, destroys each, then publishes the new
   // head once: one store for the whole batch. Returns how many were consumed. f must not throw
   // (a throw here would leave a value half-consumed, so it terminates instead).

@@ -94,6 +94,23 @@ template <class Push, class Pop>
   return ring_round([&](uint64_t v) { return p.try_push(v); },
                     [&](uint64_t& v) { return r.try_pop(v); });
 }
+// The cross-thread channels' try pair on one thread: ring op + the seq_cst fence + the
+// parked-peer check, each way.
+template <class Ch>
+[[gnu::noinline]] uint64_t chan_round(Ch& ch) {
+  uint64_t sum = 0;
+  for (long i = 0; i < kN; ++i) {
+    (void)ch.tx.try_send(static_cast<uint64_t>(i));
+    sum += *ch.rx.try_recv();
+  }
+  return sum;
+}
+[[gnu::noinline]] uint64_t probe_spsc_chan_try_send_recv(spsc::Channel<uint64_t>& ch) {
+  return chan_round(ch);
+}
+[[gnu::noinline]] uint64_t probe_mpsc_chan_try_send_recv(mpsc::Channel<uint64_t>& ch) {
+  return chan_round(ch);
+}
 }  // namespace
 
 int main() {
@@ -114,6 +131,10 @@ int main() {
   a += probe_spsc_ring_push_pop(*sr);
   a += probe_mpsc_ring_push_pop(*mr);
   a += probe_mpsc_lanes_push_pop(*lr, lp);
+  auto sch = std::move(*spsc::channel<uint64_t>(1024));
+  auto mch = std::move(*mpsc::channel<uint64_t>(1024));
+  a += probe_spsc_chan_try_send_recv(sch);
+  a += probe_mpsc_chan_try_send_recv(mch);
   std::printf("N=%ld checks %lu %ld slab_misses=%lu\n", kN, static_cast<unsigned long>(a), b,
               static_cast<unsigned long>(rt.counters().slab_misses));
   return 0;
