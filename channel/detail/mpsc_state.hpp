@@ -225,6 +225,7 @@ struct MpscRoute {
   }
   // For a parked sender: room in its own ring, or nobody will ever receive.
   bool send_ready() const noexcept { return s->receiver_gone() || !full(); }
+  Task<Result<void, SendError<T>>> slow(T v);  // waits on wq for room, then sends
 };
 
 template <class T>
@@ -235,6 +236,10 @@ Task<Result<void, SendError<T>>> mpsc_send_slow(MpscRoute<T> r, T v) {
     if (res || res.error().code == SendErrc::Closed) co_return res;
     v = std::move(res.error().value);
   }
+}
+template <class T>
+Task<Result<void, SendError<T>>> MpscRoute<T>::slow(T v) {
+  return mpsc_send_slow<T>(*this, std::move(v));
 }
 
 // mpsc Sender: copyable; each copy is another producer with a route of its own.
@@ -291,37 +296,10 @@ class MpscSender {
   }
 
   // Task: suspends while this sender's ring is full. Closed (with the value) once the
-  // receiver is gone. The Sender must outlive the operation (it may move meanwhile).
-  class SendOp {
-   public:
-    SendOp(const MpscRoute<T>& r, T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)
-        : r_(r), v_(std::move(v)) {}
-    bool await_ready() {
-      auto res = r_.try_send(std::move(v_));
-      if (res || res.error().code == SendErrc::Closed) {
-        done_.emplace(std::move(res));
-        return true;
-      }
-      v_ = std::move(res.error().value);
-      return false;
-    }
-    void await_suspend(std::coroutine_handle<> h) {
-      slow_ = mpsc_send_slow<T>(r_, std::move(v_));
-      std::move(slow_).operator co_await().await_suspend(h);
-    }
-    R await_resume() {
-      if (done_) return std::move(*done_);
-      return std::move(slow_).operator co_await().await_resume();
-    }
-
-   private:
-    MpscRoute<T> r_;
-    T v_;
-    std::optional<R> done_;
-    Task<R> slow_;
-  };
-  SendOp send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
-    return SendOp(r_, std::move(v));
+  // receiver is gone. The Sender must outlive the operation (it may move meanwhile: the
+  // operation keeps a copy of the route).
+  XSendOp<T, MpscRoute<T>> send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    return XSendOp<T, MpscRoute<T>>(r_, std::move(v));
   }
 
   // Plain thread: spins, then sleeps in std::atomic::wait while this sender's ring is full.

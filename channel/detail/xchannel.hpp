@@ -114,15 +114,17 @@ Task<Result<typename State::value_type, RecvError>> recv_slow(State* s) {
 }
 
 // `co_await tx.send(v)`: the fast path is inline; only a full ring starts the slow coroutine.
-template <class T, class Ring>
+// Target: a small value with try_send(T&&) -> R and slow(T) -> Task<R> (XStateTarget below
+// for spsc, MpscRoute for mpsc); the operation keeps its own copy.
+template <class T, class Target>
 class XSendOp {
   using R = Result<void, SendError<T>>;
 
  public:
-  XSendOp(XState<T, Ring>* s, T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)
-      : s_(s), v_(std::move(v)) {}
+  XSendOp(Target t, T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)
+      : t_(t), v_(std::move(v)) {}
   bool await_ready() {
-    auto r = s_->try_send(std::move(v_));
+    auto r = t_.try_send(std::move(v_));
     if (r || r.error().code == SendErrc::Closed) {
       done_.emplace(std::move(r));
       return true;
@@ -131,7 +133,7 @@ class XSendOp {
     return false;
   }
   void await_suspend(std::coroutine_handle<> h) {
-    slow_ = send_slow<T, Ring>(s_, std::move(v_));
+    slow_ = t_.slow(std::move(v_));
     std::move(slow_).operator co_await().await_suspend(h);
   }
   R await_resume() {
@@ -140,10 +142,19 @@ class XSendOp {
   }
 
  private:
-  XState<T, Ring>* s_;
+  Target t_;
   T v_;
   std::optional<R> done_;
   Task<R> slow_;
+};
+
+template <class T, class Ring>
+struct XStateTarget {
+  XState<T, Ring>* s;
+  Result<void, SendError<T>> try_send(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    return s->try_send(std::move(v));
+  }
+  Task<Result<void, SendError<T>>> slow(T v) { return send_slow<T, Ring>(s, std::move(v)); }
 };
 
 // Sender endpoint. kCloneable: mpsc senders can be copied (each copy is another producer).
@@ -161,8 +172,8 @@ class XSender : public SenderRef<XState<T, Ring>, kCloneable> {
     return s_->try_send(std::move(v));
   }
   // Task: suspends while full. Closed (with the value) once the receiver is gone.
-  XSendOp<T, Ring> send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
-    return XSendOp<T, Ring>(s_, std::move(v));
+  XSendOp<T, XStateTarget<T, Ring>> send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    return XSendOp<T, XStateTarget<T, Ring>>(XStateTarget<T, Ring>{s_}, std::move(v));
   }
   // Plain thread: spins, then sleeps in std::atomic::wait while full.
   Result<void, SendError<T>> send_blocking(T v) {

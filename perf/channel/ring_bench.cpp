@@ -196,25 +196,27 @@ void throughput_batch(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
 }
 
-// The lanes' consumer batch form: try_pop_n takes up to 256 values, one head store per lane.
-void BM_mpsc_throughput_1p_batch(benchmark::State& st) {
+// Throughput with a bulk consumer: make() builds the queue; pusher(q), called on the producer
+// thread before the start, returns its push(i) (which spins while full); pop_n(q, buf, n)
+// takes up to n values.
+template <class Make, class Pusher, class PopN>
+void bulk_throughput(benchmark::State& st, Make make, Pusher pusher, PopN pop_n) {
   if (!pin_or_skip(st, 0)) return;
   for (auto _ : st) {
-    auto r = std::move(*MpscLanes<uint64_t>::make(kCap, 4));
+    auto q = make();
     std::atomic<bool> go{false};
     std::thread producer([&] {
       (void)pin_current_thread(1);
-      auto p = std::move(*r->producer());
+      auto push = pusher(*q);
       while (!go.load(std::memory_order_acquire)) cpu_relax();
-      for (uint64_t i = 1; i <= kMessages; ++i)
-        while (!p.try_push(i)) cpu_relax();
+      for (uint64_t i = 1; i <= kMessages; ++i) push(i);
     });
     uint64_t buf[256];
     auto t0 = std::chrono::steady_clock::now();
     go.store(true, std::memory_order_release);
     uint64_t sum = 0, got = 0;
     while (got < kMessages) {
-      std::size_t k = r->try_pop_n(buf, 256);
+      std::size_t k = pop_n(*q, buf, 256);
       if (k == 0) cpu_relax();
       for (std::size_t j = 0; j < k; ++j) sum += buf[j];
       got += k;
@@ -227,36 +229,36 @@ void BM_mpsc_throughput_1p_batch(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
 }
 
+// The lanes' consumer batch form: try_pop_n takes up to 256 values, one head store per lane.
+void BM_mpsc_throughput_1p_batch(benchmark::State& st) {
+  using L = MpscLanes<uint64_t>;
+  bulk_throughput(
+      st, [] { return std::move(*L::make(kCap, 4)); },
+      [](L& r) {
+        return [p = std::move(*r.producer())](uint64_t i) mutable {
+          while (!p.try_push(i)) cpu_relax();
+        };
+      },
+      [](L& r, uint64_t* buf, std::size_t n) { return r.try_pop_n(buf, n); });
+}
+
 // ConcurrentQueue the way it is fastest: a producer token and bulk dequeue with a consumer token.
 void BM_moodycamel_cq_throughput_1p(benchmark::State& st) {
-  if (!pin_or_skip(st, 0)) return;
-  for (auto _ : st) {
-    auto q = std::make_unique<moodycamel::ConcurrentQueue<uint64_t>>(kCap);
-    std::atomic<bool> go{false};
-    std::thread producer([&] {
-      (void)pin_current_thread(1);
-      moodycamel::ProducerToken tok(*q);
-      while (!go.load(std::memory_order_acquire)) cpu_relax();
-      for (uint64_t i = 1; i <= kMessages; ++i)
-        while (!q->try_enqueue(tok, i)) cpu_relax();
-    });
-    moodycamel::ConsumerToken ctok(*q);
-    uint64_t buf[256];
-    auto t0 = std::chrono::steady_clock::now();
-    go.store(true, std::memory_order_release);
-    uint64_t sum = 0, got = 0;
-    while (got < kMessages) {
-      std::size_t k = q->try_dequeue_bulk(ctok, buf, 256);
-      if (k == 0) cpu_relax();
-      for (std::size_t j = 0; j < k; ++j) sum += buf[j];
-      got += k;
-    }
-    auto t1 = std::chrono::steady_clock::now();
-    producer.join();
-    if (sum != kMessages * (kMessages + 1) / 2) st.SkipWithError("lost or duplicated values");
-    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
-  }
-  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kMessages));
+  using Q = moodycamel::ConcurrentQueue<uint64_t>;
+  std::unique_ptr<moodycamel::ConsumerToken> ctok;
+  bulk_throughput(
+      st,
+      [&ctok] {
+        auto q = std::make_unique<Q>(kCap);
+        ctok = std::make_unique<moodycamel::ConsumerToken>(*q);
+        return q;
+      },
+      [](Q& q) {
+        return [&q, tok = std::make_shared<moodycamel::ProducerToken>(q)](uint64_t i) {
+          while (!q.try_enqueue(*tok, i)) cpu_relax();
+        };
+      },
+      [&ctok](Q& q, uint64_t* buf, std::size_t n) { return q.try_dequeue_bulk(*ctok, buf, n); });
 }
 
 // Two producers on CPUs 1 and 2 (a lane each), consumer on CPU 0 (registered only with >= 3
