@@ -138,7 +138,7 @@ struct MpscState : XEnds {
   // Receiver thread only (the lanes' consumer view).
   bool empty() noexcept {
     if (lanes && !lanes->empty()) return false;
-    // acquire: as in pop().
+    // acquire: pairs with route()'s release CAS.
     MpscRing<T>* sh = shared_.load(std::memory_order_acquire);
     return sh == nullptr || sh->empty();
   }
