@@ -76,9 +76,9 @@ struct MpscState : XEnds {
   };
   Result<Route, ChannelError> route() {
     if (lanes) {
+      // No lane (all taken, or its ring could not be allocated): the shared ring instead.
       auto p = lanes->producer();
       if (p) return Route{std::move(*p), nullptr};
-      if (p.error() != ChannelError::TooManyProducers) return err(p.error());
     }
     // acquire: pairs with the release CAS below; the ring is fully built.
     MpscRing<T>* r = shared_.load(std::memory_order_acquire);
