@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <thread>
@@ -115,6 +116,64 @@ TEST(MpscLanesChannel, LaneReusedAfterASenderIsDropped) {
   EXPECT_FALSE(c->has_lane());  // lanes: tx and b
   EXPECT_TRUE(c->try_send(4));
   EXPECT_EQ(*rx.try_recv(), 4);
+}
+
+// Ring memory that fails the allocations the test asks it to, and counts what is live.
+struct FlakyMemory {
+  int fail_next = 0;  // how many of the next allocations fail
+  int live = 0;
+  static void* alloc(std::size_t bytes, std::size_t align, void* ctx) {
+    auto* m = static_cast<FlakyMemory*>(ctx);
+    if (m->fail_next > 0) {
+      --m->fail_next;
+      return nullptr;
+    }
+    ++m->live;
+    return std::aligned_alloc(align, (bytes + align - 1) / align * align);
+  }
+  static void dealloc(void* p, std::size_t, void* ctx) {
+    --static_cast<FlakyMemory*>(ctx)->live;
+    std::free(p);
+  }
+  RingMemory mem() { return RingMemory{&FlakyMemory::alloc, &FlakyMemory::dealloc, this}; }
+};
+
+// A copy whose lane ring cannot be allocated falls back to the shared ring; when the shared
+// ring cannot be allocated either, try_clone() reports OutOfMemory and the copy constructor
+// throws, and nothing already queued is lost. The lane whose allocation failed is free again
+// for the next copy.
+TEST(MpscLanesChannel, LaneAllocationFailureFallsBackToTheSharedRing) {
+  FlakyMemory fm;
+  {
+    auto [tx, rx] = std::move(*mpsc::channel<int>(4, fm.mem(), 2));
+    ASSERT_TRUE(tx.has_lane());
+    ASSERT_TRUE(tx.try_send(1));
+    const int before = fm.live;
+
+    fm.fail_next = 2;  // the lane's ring and the shared ring
+    auto none = tx.try_clone();
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.error(), ChannelError::OutOfMemory);
+    fm.fail_next = 2;
+    EXPECT_THROW({ auto copy = tx; }, std::bad_alloc);
+    EXPECT_EQ(fm.live, before);  // nothing half-built was kept
+
+    fm.fail_next = 1;  // only the lane's ring
+    auto shared = tx;
+    EXPECT_FALSE(shared.has_lane());
+    EXPECT_EQ(fm.live, before + 1);  // the shared ring
+    ASSERT_TRUE(shared.try_send(2));
+
+    auto laned = tx;  // the lane that failed is free: this copy gets it
+    EXPECT_TRUE(laned.has_lane());
+    ASSERT_TRUE(laned.try_send(3));
+
+    std::vector<int> got;
+    while (auto r = rx.try_recv()) got.push_back(*r);
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
+  }
+  EXPECT_EQ(fm.live, 0);  // every ring went back to the memory it came from
 }
 
 // A task waiting for room in its own lane is woken by the pop that frees it, even while the
