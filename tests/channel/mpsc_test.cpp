@@ -1,7 +1,8 @@
 // mpsc::channel over lanes: what differs from spsc (xchannel_test.cpp covers the shared
 // vocabulary for both). Capacity per sender, a waiting sender woken by a pop from its own
 // lane (not by pops from others), senders beyond max_lanes on the shared ring (and that ring
-// not starved), lane reuse after a sender is dropped, max_lanes = 0 as one global FIFO, the
+// not starved), a lane whose ring cannot be allocated falling back to the shared ring, lane
+// reuse after a sender is dropped, max_lanes = 0 as one global FIFO, the
 // receiver's close reaching senders parked on lanes and on the shared ring, and a stress with
 // lanes and shared-ring senders mixed, per-producer sequence numbers and a watchdog.
 #include <gtest/gtest.h>
