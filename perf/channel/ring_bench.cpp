@@ -115,15 +115,21 @@ struct BoostSpsc {
 // ---- the floor: one cache line bounced between the two pinned threads ----
 
 void BM_spin_floor_rtt(benchmark::State& st) { bench::spin_floor_rtt(st); }
+void BM_spin_floor_2line_rtt(benchmark::State& st) { bench::spin_floor_2line_rtt(st); }
 
 // ---- round trip: ping queue there, pong queue back ----
 
 template <class Q>
 void rtt(benchmark::State& st) {
   if (!pin_or_skip(st, 0)) return;
-  auto ping = std::make_unique<Q>();
-  auto pong = std::make_unique<Q>();
-  std::thread helper([&] {
+  auto ping_box = std::make_unique<Q>();
+  auto pong_box = std::make_unique<Q>();
+  // The helper gets the two pointers by value: captured by reference, every pop would read
+  // them from this thread's stack, whose lines this thread keeps writing (a transfer per
+  // message that belongs to the benchmark, not to the queue).
+  Q* ping = ping_box.get();
+  Q* pong = pong_box.get();
+  std::thread helper([ping, pong] {
     (void)pin_current_thread(1);
     for (;;) {
       uint64_t v = ping->pop();
@@ -150,10 +156,12 @@ void throughput(benchmark::State& st) {
   for (auto _ : st) {
     auto q = std::make_unique<Q>();
     std::atomic<bool> go{false};
-    std::thread producer([&] {
+    // The producer gets the queue by value (see rtt): it reads nothing on this stack after
+    // the start.
+    std::thread producer([qp = q.get(), &go] {
       (void)pin_current_thread(1);
       while (!go.load(std::memory_order_acquire)) cpu_relax();
-      for (uint64_t i = 1; i <= kMessages; ++i) q->push(i);
+      for (uint64_t i = 1; i <= kMessages; ++i) qp->push(i);
     });
     auto t0 = std::chrono::steady_clock::now();
     go.store(true, std::memory_order_release);
@@ -174,11 +182,11 @@ void throughput_batch(benchmark::State& st) {
   for (auto _ : st) {
     auto r = std::move(*Ring::make(kCap));
     std::atomic<bool> go{false};
-    std::thread producer([&] {
+    std::thread producer([rp = r.get(), &go] {  // by value: see rtt
       (void)pin_current_thread(1);
       while (!go.load(std::memory_order_acquire)) cpu_relax();
       for (uint64_t i = 1; i <= kMessages; ++i)
-        while (!r->try_push(i)) cpu_relax();
+        while (!rp->try_push(i)) cpu_relax();
     });
     auto t0 = std::chrono::steady_clock::now();
     go.store(true, std::memory_order_release);
@@ -205,9 +213,9 @@ void bulk_throughput(benchmark::State& st, Make make, Pusher pusher, PopN pop_n)
   for (auto _ : st) {
     auto q = make();
     std::atomic<bool> go{false};
-    std::thread producer([&] {
+    std::thread producer([qp = &*q, &pusher, &go] {  // by value: see rtt
       (void)pin_current_thread(1);
-      auto push = pusher(*q);
+      auto push = pusher(*qp);
       while (!go.load(std::memory_order_acquire)) cpu_relax();
       for (uint64_t i = 1; i <= kMessages; ++i) push(i);
     });
@@ -326,42 +334,43 @@ void try_pair(benchmark::State& st) {
 
 void wake_rtt(benchmark::State& st, IdlePolicy policy) {
   if (!pin_or_skip(st, 0)) return;
-  Notify to_task;
+  // Everything the two threads share is on the heap, on lines of its own, and the task gets
+  // pointers by value: a capture by reference would make the task read this thread's stack
+  // on every wake, and the lines this thread writes there would add a transfer per round.
+  auto to_task = std::make_unique<Notify>();
   // alignas(128): the answer line is written by the runtime thread, polled by this one.
   struct alignas(128) Answer {
     std::atomic<uint64_t> v{0};
   };
   auto answer = std::make_unique<Answer>();
-  // alignas(64): read by the task on every wake; on the stack it could share a line with
-  // locals this thread writes, which would add a transfer to every round trip.
-  struct alignas(64) Stop {
+  // alignas(128): read by the task on every wake; kept off every line this thread writes.
+  struct alignas(128) Stop {
     std::atomic<bool> v{false};
   };
-  auto stop_box = std::make_unique<Stop>();
-  std::atomic<bool>& stop = stop_box->v;
-  std::thread rt_thread([&] {
+  auto stop = std::make_unique<Stop>();
+  std::thread rt_thread([policy, n = to_task.get(), a = answer.get(), s = stop.get()] {
     (void)pin_current_thread(1);
     RuntimeConfig cfg;
     cfg.idle = policy;
     Runtime rt(cfg);
-    rt.block_on([&]() -> Task<> {
-      uint64_t n = 0;
+    rt.block_on([](Notify* n, Answer* a, Stop* s) -> Task<> {
+      uint64_t k = 0;
       for (;;) {
-        co_await to_task.wait();
+        co_await n->wait();
         // acquire: pairs with the release store of stop below.
-        if (stop.load(std::memory_order_acquire)) co_return;
-        answer->v.store(++n, std::memory_order_release);  // release: the reply
+        if (s->v.load(std::memory_order_acquire)) co_return;
+        a->v.store(++k, std::memory_order_release);  // release: the reply
       }
-    }());
+    }(n, a, s));
   });
-  uint64_t n = 0;
+  uint64_t k = 0;
   for (auto _ : st) {
-    to_task.notify();
-    ++n;
-    while (answer->v.load(std::memory_order_acquire) != n) cpu_relax();
+    to_task->notify();
+    ++k;
+    while (answer->v.load(std::memory_order_acquire) != k) cpu_relax();
   }
-  stop.store(true, std::memory_order_release);
-  to_task.notify();
+  stop->v.store(true, std::memory_order_release);
+  to_task->notify();
   rt_thread.join();
 }
 
@@ -372,18 +381,19 @@ void chan_task_rtt(benchmark::State& st, IdlePolicy policy) {
   if (!pin_or_skip(st, 0)) return;
   auto ping = std::move(*spsc::channel<uint64_t>(1024));
   auto pong = std::move(*spsc::channel<uint64_t>(1024));
-  std::thread rt_thread([&] {
+  // The runtime thread owns its two endpoints (moved, not captured by reference: see wake_rtt).
+  std::thread rt_thread([policy, rx = std::move(ping.rx), tx = std::move(pong.tx)]() mutable {
     (void)pin_current_thread(1);
     RuntimeConfig cfg;
     cfg.idle = policy;
     Runtime rt(cfg);
-    rt.block_on([&]() -> Task<> {
+    rt.block_on([](spsc::Receiver<uint64_t> rx, spsc::Sender<uint64_t> tx) -> Task<> {
       for (;;) {
-        auto v = co_await ping.rx.recv();
+        auto v = co_await rx.recv();
         if (!v || *v == kStop) co_return;
-        while (!pong.tx.try_send(*v)) cpu_relax();
+        while (!tx.try_send(*v)) cpu_relax();
       }
-    }());
+    }(std::move(rx), std::move(tx)));
   });
   uint64_t i = 1;
   for (auto _ : st) {
@@ -450,6 +460,7 @@ int main(int argc, char** argv) {
         benchmark::kMillisecond);
   };
   benchmark::RegisterBenchmark("BM_spin_floor_rtt", BM_spin_floor_rtt);
+  benchmark::RegisterBenchmark("BM_spin_floor_2line_rtt", BM_spin_floor_2line_rtt);
   benchmark::RegisterBenchmark("BM_spsc_rtt", BM_spsc_rtt);
   benchmark::RegisterBenchmark("BM_mpsc_rtt", BM_mpsc_rtt);
   benchmark::RegisterBenchmark("BM_mpsc_shared_rtt", BM_mpsc_shared_rtt);

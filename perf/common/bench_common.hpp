@@ -30,8 +30,11 @@ inline void spin_floor_rtt(benchmark::State& st) {
   struct alignas(128) Line {
     std::atomic<uint64_t> v{0};
   };
-  auto line = std::make_unique<Line>();
-  std::thread helper([&] {
+  auto line_box = std::make_unique<Line>();
+  Line* line = line_box.get();
+  // By value: captured by reference, the helper would reload the pointer from this thread's
+  // stack, a line this thread writes (see ring_bench's rtt).
+  std::thread helper([line] {
     (void)pin_current_thread(1);
     uint64_t expect = 1;
     for (;;) {
@@ -50,6 +53,44 @@ inline void spin_floor_rtt(benchmark::State& st) {
     next += 2;
   }
   line->v.store(kStop, std::memory_order_release);
+  helper.join();
+}
+
+// The floor for any round trip that crosses two lines, one per direction: the benchmark thread
+// writes line A and spins on line B, the helper spins on A and writes B, with plain stores and
+// nothing else. Every ping-pong through two queues (or a wake and an answer) has this shape, so
+// it is the figure such a round trip can approach. On the VMs here it matters which mode the two
+// vCPUs are in: when they are far apart it is at or just below the one-line floor, when they
+// are close together it is about 1.4x it (perf/RESULTS.md, seventh session).
+inline void spin_floor_2line_rtt(benchmark::State& st) {
+  constexpr uint64_t kStop = ~uint64_t{0};
+  if (!pin_or_skip(st, 0)) return;
+  // alignas(128): each line shares nothing with anything else.
+  struct alignas(128) Line {
+    std::atomic<uint64_t> v{0};
+  };
+  auto a_box = std::make_unique<Line>();
+  auto b_box = std::make_unique<Line>();
+  Line* a = a_box.get();
+  Line* b = b_box.get();
+  std::thread helper([a, b] {  // by value: see spin_floor_rtt
+    (void)pin_current_thread(1);
+    uint64_t seen = 0;
+    for (;;) {
+      uint64_t x;
+      // acquire/release: a real hand-off, as a queue's would be.
+      while ((x = a->v.load(std::memory_order_acquire)) == seen) cpu_relax();
+      if (x == kStop) return;
+      seen = x;
+      b->v.store(x, std::memory_order_release);
+    }
+  });
+  uint64_t next = 0;
+  for (auto _ : st) {
+    a->v.store(++next, std::memory_order_release);
+    while (b->v.load(std::memory_order_acquire) != next) cpu_relax();
+  }
+  a->v.store(kStop, std::memory_order_release);
   helper.join();
 }
 
