@@ -174,14 +174,15 @@ void BM_spsc_ring_1k_slots(benchmark::State& st) {
   for (auto _ : st) {
     auto r = std::move(*SpscRing<Slot1k>::make(kBufBytes / sizeof(Slot1k)));
     std::atomic<bool> go{false};
-    std::thread producer([&] {
+    // By value: captured by reference, every push would re-read r from this thread's stack.
+    std::thread producer([rp = r.get(), &go] {
       (void)pin_current_thread(1);
       Slot1k msg;
       while (!go.load(std::memory_order_acquire)) cpu_relax();
       for (uint32_t n : sizes()) {
         msg.len = slot_len(n);
-        std::memcpy(msg.data, g_src, msg.len);  // the application fills its message
-        while (!r->try_push(msg)) cpu_relax();  // and the ring copies the whole slot
+        std::memcpy(msg.data, g_src, msg.len);   // the application fills its message
+        while (!rp->try_push(msg)) cpu_relax();  // and the ring copies the whole slot
       }
     });
     auto t0 = std::chrono::steady_clock::now();
@@ -212,11 +213,11 @@ void BM_spsc_ring_1k_slots_emplace(benchmark::State& st) {
   for (auto _ : st) {
     auto r = std::move(*SpscRing<Slot1k>::make(kBufBytes / sizeof(Slot1k)));
     std::atomic<bool> go{false};
-    std::thread producer([&] {
+    std::thread producer([rp = r.get(), &go] {  // by value: see above
       (void)pin_current_thread(1);
       while (!go.load(std::memory_order_acquire)) cpu_relax();
       for (uint32_t n : sizes())
-        while (!r->try_emplace(g_src, slot_len(n))) cpu_relax();
+        while (!rp->try_emplace(g_src, slot_len(n))) cpu_relax();
     });
     auto t0 = std::chrono::steady_clock::now();
     go.store(true, std::memory_order_release);
@@ -351,12 +352,14 @@ void logbuf_rtt(benchmark::State& st) {
       cpu_relax();
     }
   };
-  std::thread helper([&] {
+  // By value: captured by reference, the helper would re-read ping and pong from this thread's
+  // stack on every message (a line this thread writes).
+  std::thread helper([in = ping.get(), out = pong.get(), send, recv] {
     (void)pin_current_thread(1);
     for (;;) {
-      uint64_t v = recv(*ping);
+      uint64_t v = recv(*in);
       if (v == kStop) return;
-      send(*pong, v + 1);
+      send(*out, v + 1);
     }
   });
   uint64_t i = 0;
