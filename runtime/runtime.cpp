@@ -149,9 +149,11 @@ bool Runtime::run_batch(detail::TaskHeader* root) noexcept {
 }
 
 void Runtime::poll_events() noexcept {
-  if (!polls_.empty()) check_polls();
   if (inbox_.maybe_nonempty()) drain_inbox();
   fire_timers();
+  // Polled waits last: a busy runtime spends its idle time here, and a wait that fires goes
+  // straight back to the run loop with nothing else checked in between.
+  if (!polls_.empty()) check_polls();
 }
 
 void Runtime::check_polls() noexcept {
