@@ -23,15 +23,17 @@ inline bool pin_or_skip(benchmark::State& st, unsigned cpu) {
   return true;
 }
 
+// alignas(128): a floor's line shares nothing with anything else.
+struct alignas(128) FloorLine {
+  std::atomic<uint64_t> v{0};
+};
+inline constexpr uint64_t kFloorStop = ~uint64_t{0};
+
 inline void spin_floor_rtt(benchmark::State& st) {
-  constexpr uint64_t kStop = ~uint64_t{0};
+  constexpr uint64_t kStop = kFloorStop;
   if (!pin_or_skip(st, 0)) return;
-  // alignas(128): the line being bounced shares nothing with anything else.
-  struct alignas(128) Line {
-    std::atomic<uint64_t> v{0};
-  };
-  auto line_box = std::make_unique<Line>();
-  Line* line = line_box.get();
+  auto line_box = std::make_unique<FloorLine>();
+  FloorLine* line = line_box.get();
   // By value: captured by reference, the helper would reload the pointer from this thread's
   // stack, a line this thread writes (see ring_bench's rtt).
   std::thread helper([line] {
@@ -56,23 +58,19 @@ inline void spin_floor_rtt(benchmark::State& st) {
   helper.join();
 }
 
-// The floor for any round trip that crosses two lines, one per direction: the benchmark thread
-// writes line A and spins on line B, the helper spins on A and writes B, with plain stores and
-// nothing else. Every ping-pong through two queues (or a wake and an answer) has this shape, so
-// it is the figure such a round trip can approach. On the VMs here it matters which mode the two
-// vCPUs are in: when they are far apart it is at or just below the one-line floor, when they
-// are close together it is about 1.4x it (perf/RESULTS.md, seventh session).
+// A round trip over two lines, one per direction: the benchmark thread writes line A and spins
+// on line B, the helper spins on A and writes B, with plain stores and nothing else. A
+// ping-pong through two queues, or a wake and an answer, crosses two lines the same way, so
+// this says what the hardware charges for that shape. Which mode the two vCPUs are in matters:
+// far apart, it is at or just below the one-line floor; close together, about 1.4x it, and the
+// rings then do better than it (perf/RESULTS.md, seventh session).
 inline void spin_floor_2line_rtt(benchmark::State& st) {
-  constexpr uint64_t kStop = ~uint64_t{0};
+  constexpr uint64_t kStop = kFloorStop;
   if (!pin_or_skip(st, 0)) return;
-  // alignas(128): each line shares nothing with anything else.
-  struct alignas(128) Line {
-    std::atomic<uint64_t> v{0};
-  };
-  auto a_box = std::make_unique<Line>();
-  auto b_box = std::make_unique<Line>();
-  Line* a = a_box.get();
-  Line* b = b_box.get();
+  auto a_box = std::make_unique<FloorLine>();
+  auto b_box = std::make_unique<FloorLine>();
+  FloorLine* a = a_box.get();
+  FloorLine* b = b_box.get();
   std::thread helper([a, b] {  // by value: see spin_floor_rtt
     (void)pin_current_thread(1);
     uint64_t seen = 0;
