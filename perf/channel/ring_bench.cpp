@@ -25,69 +25,25 @@
 #include <boost/lockfree/spsc_queue.hpp>
 
 #include "../common/bench_common.hpp"
+#include "queues.hpp"
 
 using namespace sluice;
 
 namespace {
 
-constexpr std::size_t kCap = 65536;         // same capacity for every queue
-constexpr uint64_t kMessages = 10'000'000;  // per throughput iteration
-constexpr uint64_t kStop = ~uint64_t{0};    // RTT helper exits on this value
-
+using bench::AtomicQ;
 using bench::cpu_relax;
+using bench::kCap;
+using bench::kStop;
 using bench::pin_or_skip;
+using bench::SluiceMpsc;
+using bench::SluiceMpscShared;
+using bench::SluiceSpsc;
 
-// ---- adapters: push/pop that spin while full/empty ----
+constexpr uint64_t kMessages = 10'000'000;  // per throughput iteration
 
-struct SluiceSpsc {
-  std::unique_ptr<SpscRing<uint64_t>> r = std::move(*SpscRing<uint64_t>::make(kCap));
-  void push(uint64_t v) noexcept {
-    while (!r->try_push(v)) cpu_relax();
-  }
-  uint64_t pop() noexcept {
-    uint64_t v;
-    while (!r->try_pop(v)) cpu_relax();
-    return v;
-  }
-};
-// The multi-producer ring behind mpsc::channel: a lane per producer handle (MpscLanes). One
-// handle, made by the thread that pushes (on its first push), so a push is the lane's SPSC push.
-struct SluiceMpsc {
-  std::unique_ptr<MpscLanes<uint64_t>> r = std::move(*MpscLanes<uint64_t>::make(kCap, 4));
-  MpscLanes<uint64_t>::Producer p;
-  void push(uint64_t v) noexcept {
-    if (!p) [[unlikely]]
-      p = std::move(*r->producer());
-    while (!p.try_push(v)) cpu_relax();
-  }
-  uint64_t pop() noexcept {
-    uint64_t v;
-    while (!r->try_pop(v)) cpu_relax();
-    return v;
-  }
-};
-// The shared-tail ring (MpscRing): one CAS per push, one FIFO order across producers. What
-// mpsc::channel uses with max_lanes = 0, and for senders beyond its lanes.
-struct SluiceMpscShared {
-  std::unique_ptr<MpscRing<uint64_t>> r = std::move(*MpscRing<uint64_t>::make(kCap));
-  void push(uint64_t v) noexcept {
-    while (!r->try_push(v)) cpu_relax();
-  }
-  uint64_t pop() noexcept {
-    uint64_t v;
-    while (!r->try_pop(v)) cpu_relax();
-    return v;
-  }
-};
-// atomic_queue in its fastest ("optimist") form: push/pop that wait on the slot itself. NIL is
-// 0, so every benchmark sends values >= 1.
-template <bool kSpsc>
-struct AtomicQ {
-  using Q = atomic_queue::AtomicQueue<uint64_t, kCap, uint64_t{0}, true, true, false, kSpsc>;
-  std::unique_ptr<Q> q = std::make_unique<Q>();
-  void push(uint64_t v) noexcept { q->push(v); }
-  uint64_t pop() noexcept { return q->pop(); }
-};
+// ---- adapters: push/pop that spin while full/empty (ours and atomic_queue: queues.hpp) ----
+
 struct MoodyRwq {
   moodycamel::ReaderWriterQueue<uint64_t> q{kCap};
   void push(uint64_t v) noexcept {
