@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <thread>
 
 #include <atomic_queue/atomic_queue.h>
 
@@ -65,4 +66,42 @@ struct AtomicQ {
   void push(uint64_t v) noexcept { q->push(v); }
   uint64_t pop() noexcept { return q->pop(); }
 };
+
+// Ping queue there, pong queue back: the constructor starts the helper on CPU 1 (it pops from
+// ping and pushes to pong), step() is one round trip from the calling thread and says whether
+// the right value came back, the destructor stops the helper. Shared by sluice_ring_bench's
+// *_rtt and sluice_rtt_rounds so that both time the same loop.
+template <class Q>
+class QueueRtt {
+ public:
+  QueueRtt() {
+    // By value: captured by reference, every pop would re-read the queue pointers from the
+    // benchmark thread's stack, a line that thread writes (perf/RESULTS.md, seventh session).
+    helper_ = std::thread([ping = ping_.get(), pong = pong_.get()] {
+      (void)pin_current_thread(1);
+      for (;;) {
+        uint64_t v = ping->pop();
+        if (v == kStop) return;
+        pong->push(v);
+      }
+    });
+  }
+  bool step() noexcept {
+    ping_->push(++i_);
+    return pong_->pop() == i_;
+  }
+  ~QueueRtt() {
+    ping_->push(kStop);
+    helper_.join();
+  }
+  QueueRtt(const QueueRtt&) = delete;
+  QueueRtt& operator=(const QueueRtt&) = delete;
+
+ private:
+  std::unique_ptr<Q> ping_ = std::make_unique<Q>();
+  std::unique_ptr<Q> pong_ = std::make_unique<Q>();
+  uint64_t i_ = 0;  // values start at 1: atomic_queue's NIL is 0
+  std::thread helper_;
+};
+
 }  // namespace sluice::bench

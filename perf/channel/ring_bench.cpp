@@ -78,30 +78,9 @@ void BM_spin_floor_2line_rtt(benchmark::State& st) { bench::spin_floor_2line_rtt
 template <class Q>
 void rtt(benchmark::State& st) {
   if (!pin_or_skip(st, 0)) return;
-  auto ping_box = std::make_unique<Q>();
-  auto pong_box = std::make_unique<Q>();
-  // The helper gets the two pointers by value: captured by reference, every pop would read
-  // them from this thread's stack, whose lines this thread keeps writing (a transfer per
-  // message that belongs to the benchmark, not to the queue).
-  Q* ping = ping_box.get();
-  Q* pong = pong_box.get();
-  std::thread helper([ping, pong] {
-    (void)pin_current_thread(1);
-    for (;;) {
-      uint64_t v = ping->pop();
-      if (v == kStop) return;
-      pong->push(v);
-    }
-  });
-  uint64_t i = 1;
-  for (auto _ : st) {
-    ping->push(i);
-    uint64_t v = pong->pop();
-    if (v != i) st.SkipWithError("round trip returned the wrong value");
-    ++i;
-  }
-  ping->push(kStop);
-  helper.join();
+  bench::QueueRtt<Q> r;
+  for (auto _ : st)
+    if (!r.step()) st.SkipWithError("round trip returned the wrong value");
 }
 
 // ---- throughput: 10^7 values from CPU 1 to CPU 0, checked ----
@@ -112,8 +91,8 @@ void throughput(benchmark::State& st) {
   for (auto _ : st) {
     auto q = std::make_unique<Q>();
     std::atomic<bool> go{false};
-    // The producer gets the queue by value (see rtt): it reads nothing on this stack after
-    // the start.
+    // The producer gets the queue by value (see QueueRtt in queues.hpp): it reads nothing on this
+    // stack after the start.
     std::thread producer([qp = q.get(), &go] {
       (void)pin_current_thread(1);
       while (!go.load(std::memory_order_acquire)) cpu_relax();
@@ -138,7 +117,7 @@ void throughput_batch(benchmark::State& st) {
   for (auto _ : st) {
     auto r = std::move(*Ring::make(kCap));
     std::atomic<bool> go{false};
-    std::thread producer([rp = r.get(), &go] {  // by value: see rtt
+    std::thread producer([rp = r.get(), &go] {  // by value: see QueueRtt (queues.hpp)
       (void)pin_current_thread(1);
       while (!go.load(std::memory_order_acquire)) cpu_relax();
       for (uint64_t i = 1; i <= kMessages; ++i)
@@ -169,7 +148,7 @@ void bulk_throughput(benchmark::State& st, Make make, Pusher pusher, PopN pop_n)
   for (auto _ : st) {
     auto q = make();
     std::atomic<bool> go{false};
-    std::thread producer([qp = &*q, &pusher, &go] {  // by value: see rtt
+    std::thread producer([qp = &*q, &pusher, &go] {  // by value: see QueueRtt (queues.hpp)
       (void)pin_current_thread(1);
       auto push = pusher(*qp);
       while (!go.load(std::memory_order_acquire)) cpu_relax();

@@ -1,12 +1,13 @@
 // sluice_rtt_rounds: cross-thread round trips measured in interleaved rounds.
 //
 // Why a second harness: on the shared 2-vCPU VMs the two vCPUs are sometimes close together
-// (one-line floor ~75 ns) and sometimes far apart (~450 ns), and the mode can change every few
-// seconds. A Google Benchmark run measures one benchmark after another, so a mode change in the
-// middle leaves ratios between rows that were taken in different modes. Here every round
-// measures the one-line floor, the two-line floor, then every round trip, then the one-line
-// floor again; a round whose two floor readings disagree on the mode is dropped, and each kept
-// round's figures are divided by that round's own floors. Medians and quartiles are over rounds.
+// (one-line floor ~75 ns, now and then ~30 ns) and sometimes far apart (~450 ns), and the mode
+// can change every few seconds. A Google Benchmark run measures one benchmark after another, so a
+// mode change in the middle leaves ratios between rows that were taken in different modes. Here
+// every round measures the one-line floor, the two-line floor, then every round trip, then the
+// one-line floor again; a round whose two floor readings disagree (another mode, or 25 % apart) is
+// dropped, and each kept round's figures are divided by that round's own floors. Medians and
+// quartiles are over rounds.
 //
 // Usage: sluice_rtt_rounds [rounds (default 20)] [round trips per measurement (default 100000)]
 // Benchmark thread on CPU 0, helper on CPU 1 (a machine without CPU 1 is an error).
@@ -44,94 +45,32 @@ double time_trips(Step& step) {
   return std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(g_trips);
 }
 
-// Every helper gets its pointers by value: a capture by reference would make it read this
-// thread's stack on every message (perf/RESULTS.md, seventh session).
 double floor_1line() {
-  auto box = std::make_unique<FloorLine>();
-  FloorLine* line = box.get();
-  std::thread helper([line] {
-    (void)pin_current_thread(1);
-    uint64_t expect = 1;
-    for (;;) {
-      uint64_t x;
-      // acquire/release: a real hand-off, as a queue's would be.
-      while ((x = line->v.load(std::memory_order_acquire)) != expect && x != kStop) cpu_relax();
-      if (x == kStop) return;
-      line->v.store(expect + 1, std::memory_order_release);
-      expect += 2;
-    }
-  });
-  uint64_t next = 1;
-  auto step = [&] {
-    line->v.store(next, std::memory_order_release);
-    while (line->v.load(std::memory_order_acquire) != next + 1) cpu_relax();
-    next += 2;
-  };
-  double ns = time_trips(step);
-  line->v.store(kStop, std::memory_order_release);
-  helper.join();
-  return ns;
+  bench::Floor1Line f;
+  auto step = [&f] { f.step(); };
+  return time_trips(step);
 }
-
 double floor_2line() {
-  auto a_box = std::make_unique<FloorLine>();
-  auto b_box = std::make_unique<FloorLine>();
-  FloorLine* a = a_box.get();
-  FloorLine* b = b_box.get();
-  std::thread helper([a, b] {
-    (void)pin_current_thread(1);
-    uint64_t seen = 0;
-    for (;;) {
-      uint64_t x;
-      // acquire/release: as in floor_1line.
-      while ((x = a->v.load(std::memory_order_acquire)) == seen) cpu_relax();
-      if (x == kStop) return;
-      seen = x;
-      b->v.store(x, std::memory_order_release);
-    }
-  });
-  uint64_t next = 0;
-  auto step = [&] {
-    a->v.store(++next, std::memory_order_release);
-    while (b->v.load(std::memory_order_acquire) != next) cpu_relax();
-  };
-  double ns = time_trips(step);
-  a->v.store(kStop, std::memory_order_release);
-  helper.join();
-  return ns;
+  bench::Floor2Line f;
+  auto step = [&f] { f.step(); };
+  return time_trips(step);
 }
 
-// Ping queue there, pong queue back (the shape of sluice_ring_bench's *_rtt).
 template <class Q>
 double queue_rtt() {
-  auto ping_box = std::make_unique<Q>();
-  auto pong_box = std::make_unique<Q>();
-  Q* ping = ping_box.get();
-  Q* pong = pong_box.get();
-  std::thread helper([ping, pong] {
-    (void)pin_current_thread(1);
-    for (;;) {
-      uint64_t v = ping->pop();
-      if (v == kStop) return;
-      pong->push(v);
-    }
-  });
-  uint64_t i = 0;
-  bool wrong = false;
-  auto step = [&] {
-    ping->push(++i);
-    if (pong->pop() != i) wrong = true;
-  };
+  bench::QueueRtt<Q> r;
+  bool ok = true;
+  auto step = [&] { ok &= r.step(); };
   double ns = time_trips(step);
-  ping->push(kStop);
-  helper.join();
-  if (wrong) {
+  if (!ok) {
     std::fprintf(stderr, "a round trip returned the wrong value\n");
     std::exit(1);
   }
   return ns;
 }
 
+// The helper gets its pointers by value: a capture by reference would make it read this
+// thread's stack on every message (perf/RESULTS.md, seventh session).
 // A plain thread wakes a task on a busy-polling runtime (CPU 1) through a Notify; the task
 // answers on a line of its own (the shape of BM_wake_busy_rtt).
 double wake_busy_rtt() {
@@ -200,12 +139,15 @@ int main(int argc, char** argv) {
       {"atomic_queue (SPSC)", &queue_rtt<bench::AtomicQ<true>>},
       {"wake_busy (Notify)", &wake_busy_rtt},
   };
-  constexpr double kCloseBelowNs = 200;  // the two modes: ~75 ns and ~450 ns
+  // The modes seen so far on these VMs: one-line floor ~30 ns ("adjacent"), ~75 ns ("close")
+  // and ~450 ns ("far"). A round is kept only if both readings of the one-line floor fall in
+  // the same mode and within 25 % of each other.
+  auto mode_of = [](double floor_ns) { return floor_ns < 50 ? 0 : floor_ns < 200 ? 1 : 2; };
   struct Mode {
     std::vector<double> f1, f2;
     std::vector<std::vector<double>> by1, by2;
   };
-  Mode modes[2];  // 0: close, 1: far
+  Mode modes[3];  // adjacent, close, far
   for (Mode& m : modes) m.by1.resize(rows.size()), m.by2.resize(rows.size());
   int mixed = 0;
   for (int r = 0; r < rounds; ++r) {
@@ -214,12 +156,12 @@ int main(int argc, char** argv) {
     std::vector<double> got;
     for (const Row& row : rows) got.push_back(row.run());
     double after = floor_1line();
-    bool close = before < kCloseBelowNs;
-    if (close != (after < kCloseBelowNs) || close != (f2 < kCloseBelowNs)) {
+    const int mode = mode_of(before);
+    if (mode != mode_of(after) || std::max(before, after) > 1.25 * std::min(before, after)) {
       ++mixed;
       continue;
     }
-    Mode& m = modes[close ? 0 : 1];
+    Mode& m = modes[mode];
     double f1 = (before + after) / 2;
     m.f1.push_back(f1);
     m.f2.push_back(f2);
@@ -230,8 +172,8 @@ int main(int argc, char** argv) {
   }
   std::printf("%d rounds of %ld round trips each; %d dropped (the VM changed mode in them)\n",
               rounds, g_trips, mixed);
-  const char* names[2] = {"close", "far"};
-  for (int k = 0; k < 2; ++k) {
+  const char* names[3] = {"adjacent", "close", "far"};
+  for (int k = 0; k < 3; ++k) {
     const Mode& m = modes[k];
     if (m.f1.empty()) continue;
     std::printf("\n%s mode: %zu rounds, one-line floor %.1f ns, two-line floor %.1f ns (medians)\n",
