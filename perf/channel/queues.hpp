@@ -17,8 +17,10 @@ namespace sluice::bench {
 inline constexpr std::size_t kCap = 65536;       // same capacity for every queue
 inline constexpr uint64_t kStop = ~uint64_t{0};  // a round-trip helper exits on this value
 
-struct SluiceSpsc {
-  std::unique_ptr<SpscRing<uint64_t>> r = std::move(*SpscRing<uint64_t>::make(kCap));
+// One of our raw rings (SpscRing, MpscRing) made with kCap slots.
+template <class Ring>
+struct SluiceRing {
+  std::unique_ptr<Ring> r = std::move(*Ring::make(kCap));
   void push(uint64_t v) noexcept {
     while (!r->try_push(v)) cpu_relax();
   }
@@ -28,6 +30,7 @@ struct SluiceSpsc {
     return v;
   }
 };
+using SluiceSpsc = SluiceRing<SpscRing<uint64_t>>;
 // The multi-producer ring behind mpsc::channel: a lane per producer handle (MpscLanes). One
 // handle, made by the thread that pushes (on its first push), so a push is the lane's SPSC push.
 struct SluiceMpsc {
@@ -46,17 +49,7 @@ struct SluiceMpsc {
 };
 // The shared-tail ring (MpscRing): one CAS per push, one FIFO order across producers. What
 // mpsc::channel uses with max_lanes = 0, and for senders beyond its lanes.
-struct SluiceMpscShared {
-  std::unique_ptr<MpscRing<uint64_t>> r = std::move(*MpscRing<uint64_t>::make(kCap));
-  void push(uint64_t v) noexcept {
-    while (!r->try_push(v)) cpu_relax();
-  }
-  uint64_t pop() noexcept {
-    uint64_t v;
-    while (!r->try_pop(v)) cpu_relax();
-    return v;
-  }
-};
+using SluiceMpscShared = SluiceRing<MpscRing<uint64_t>>;
 // atomic_queue in its fastest ("optimist") form: push/pop that wait on the slot itself. NIL is
 // 0, so every benchmark sends values >= 1.
 template <bool kSpsc>
