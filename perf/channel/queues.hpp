@@ -97,4 +97,50 @@ class QueueRtt {
   std::thread helper_;
 };
 
+// A plain thread wakes a task on a runtime (CPU 1, idle policy as given) through a Notify, and
+// the task answers on a line of its own: the constructor starts the runtime thread, step() is
+// one wake and answer, the destructor stops the task. Shared by BM_wake_*_rtt and
+// sluice_rtt_rounds. Everything the two threads share is on the heap, on lines of its own, and
+// the task gets pointers by value (see QueueRtt).
+class WakeRtt {
+ public:
+  explicit WakeRtt(IdlePolicy policy) {
+    rt_thread_ = std::thread([policy, n = to_task_.get(), a = answer_.get(), s = stop_.get()] {
+      (void)pin_current_thread(1);
+      RuntimeConfig cfg;
+      cfg.idle = policy;
+      Runtime rt(cfg);
+      rt.block_on([](Notify* n, FloorLine* a, FloorLine* s) -> Task<> {
+        uint64_t k = 0;
+        for (;;) {
+          co_await n->wait();
+          // acquire: pairs with the release store of stop in the destructor.
+          if (s->v.load(std::memory_order_acquire) != 0) co_return;
+          a->v.store(++k, std::memory_order_release);  // release: the reply
+        }
+      }(n, a, s));
+    });
+  }
+  void step() noexcept {
+    to_task_->notify();
+    ++k_;
+    // acquire: pairs with the task's release store of the reply.
+    while (answer_->v.load(std::memory_order_acquire) != k_) cpu_relax();
+  }
+  ~WakeRtt() {
+    stop_->v.store(1, std::memory_order_release);  // release: seen by the task's acquire
+    to_task_->notify();
+    rt_thread_.join();
+  }
+  WakeRtt(const WakeRtt&) = delete;
+  WakeRtt& operator=(const WakeRtt&) = delete;
+
+ private:
+  std::unique_ptr<Notify> to_task_ = std::make_unique<Notify>();
+  std::unique_ptr<FloorLine> answer_ = std::make_unique<FloorLine>();  // written by the task
+  std::unique_ptr<FloorLine> stop_ = std::make_unique<FloorLine>();    // read on every wake
+  uint64_t k_ = 0;
+  std::thread rt_thread_;
+};
+
 }  // namespace sluice::bench

@@ -269,44 +269,8 @@ void try_pair(benchmark::State& st) {
 
 void wake_rtt(benchmark::State& st, IdlePolicy policy) {
   if (!pin_or_skip(st, 0)) return;
-  // Everything the two threads share is on the heap, on lines of its own, and the task gets
-  // pointers by value: a capture by reference would make the task read this thread's stack
-  // on every wake, and the lines this thread writes there would add a transfer per round.
-  auto to_task = std::make_unique<Notify>();
-  // alignas(128): the answer line is written by the runtime thread, polled by this one.
-  struct alignas(128) Answer {
-    std::atomic<uint64_t> v{0};
-  };
-  auto answer = std::make_unique<Answer>();
-  // alignas(128): read by the task on every wake; kept off every line this thread writes.
-  struct alignas(128) Stop {
-    std::atomic<bool> v{false};
-  };
-  auto stop = std::make_unique<Stop>();
-  std::thread rt_thread([policy, n = to_task.get(), a = answer.get(), s = stop.get()] {
-    (void)pin_current_thread(1);
-    RuntimeConfig cfg;
-    cfg.idle = policy;
-    Runtime rt(cfg);
-    rt.block_on([](Notify* n, Answer* a, Stop* s) -> Task<> {
-      uint64_t k = 0;
-      for (;;) {
-        co_await n->wait();
-        // acquire: pairs with the release store of stop below.
-        if (s->v.load(std::memory_order_acquire)) co_return;
-        a->v.store(++k, std::memory_order_release);  // release: the reply
-      }
-    }(n, a, s));
-  });
-  uint64_t k = 0;
-  for (auto _ : st) {
-    to_task->notify();
-    ++k;
-    while (answer->v.load(std::memory_order_acquire) != k) cpu_relax();
-  }
-  stop->v.store(true, std::memory_order_release);
-  to_task->notify();
-  rt_thread.join();
+  bench::WakeRtt w(policy);
+  for (auto _ : st) w.step();
 }
 
 // ---- a plain thread and a task on a runtime (CPU 1) bounce a value through two spsc channels;

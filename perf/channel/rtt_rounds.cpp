@@ -27,9 +27,6 @@
 #include "queues.hpp"
 
 using namespace sluice;
-using bench::cpu_relax;
-using bench::FloorLine;
-using bench::kStop;
 
 namespace {
 
@@ -69,38 +66,10 @@ double queue_rtt() {
   return ns;
 }
 
-// The helper gets its pointers by value: a capture by reference would make it read this
-// thread's stack on every message (perf/RESULTS.md, seventh session).
-// A plain thread wakes a task on a busy-polling runtime (CPU 1) through a Notify; the task
-// answers on a line of its own (the shape of BM_wake_busy_rtt).
 double wake_busy_rtt() {
-  auto to_task = std::make_unique<Notify>();
-  auto answer = std::make_unique<FloorLine>();
-  auto stop = std::make_unique<FloorLine>();
-  std::thread rt_thread([n = to_task.get(), a = answer.get(), s = stop.get()] {
-    (void)pin_current_thread(1);
-    Runtime rt(RuntimeConfig{IdlePolicy::busy_poll()});
-    rt.block_on([](Notify* n, FloorLine* a, FloorLine* s) -> Task<> {
-      uint64_t k = 0;
-      for (;;) {
-        co_await n->wait();
-        // acquire: pairs with the release store of stop below.
-        if (s->v.load(std::memory_order_acquire) != 0) co_return;
-        a->v.store(++k, std::memory_order_release);  // release: the reply
-      }
-    }(n, a, s));
-  });
-  uint64_t k = 0;
-  auto step = [&] {
-    to_task->notify();
-    ++k;
-    while (answer->v.load(std::memory_order_acquire) != k) cpu_relax();
-  };
-  double ns = time_trips(step);
-  stop->v.store(1, std::memory_order_release);
-  to_task->notify();
-  rt_thread.join();
-  return ns;
+  bench::WakeRtt w(IdlePolicy::busy_poll());
+  auto step = [&w] { w.step(); };
+  return time_trips(step);
 }
 
 struct Row {
@@ -108,11 +77,7 @@ struct Row {
   double (*run)();
 };
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+// q = 1, 2, 3: the lower quartile, the median, the upper quartile (0 for no values).
 double quartile(std::vector<double> v, int q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -177,13 +142,13 @@ int main(int argc, char** argv) {
     const Mode& m = modes[k];
     if (m.f1.empty()) continue;
     std::printf("\n%s mode: %zu rounds, one-line floor %.1f ns, two-line floor %.1f ns (medians)\n",
-                names[k], m.f1.size(), median(m.f1), median(m.f2));
+                names[k], m.f1.size(), quartile(m.f1, 2), quartile(m.f2, 2));
     std::printf("  %-24s %26s %26s\n", "round trip", "/ one-line floor [IQR]",
                 "/ two-line floor [IQR]");
     for (std::size_t i = 0; i < rows.size(); ++i)
       std::printf("  %-24s %8.2fx [%5.2f..%5.2f] %10.2fx [%5.2f..%5.2f]\n", rows[i].name,
-                  median(m.by1[i]), quartile(m.by1[i], 1), quartile(m.by1[i], 3), median(m.by2[i]),
-                  quartile(m.by2[i], 1), quartile(m.by2[i], 3));
+                  quartile(m.by1[i], 2), quartile(m.by1[i], 1), quartile(m.by1[i], 3),
+                  quartile(m.by2[i], 2), quartile(m.by2[i], 1), quartile(m.by2[i], 3));
   }
   return 0;
 }
