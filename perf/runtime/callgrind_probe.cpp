@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "raw_coro.hpp"
+
 using namespace sluice;
 
 namespace {
@@ -111,6 +113,15 @@ template <class Ch>
 [[gnu::noinline]] uint64_t probe_mpsc_chan_try_send_recv(mpsc::Channel<uint64_t>& ch) {
   return chan_round(ch);
 }
+// The floors of spawn_join and pingpong: coroutines with no runtime (raw_coro.hpp).
+[[gnu::noinline]] uint64_t probe_floor_coro_await() {
+  rawco::Count n{kN};
+  return rawco::await_child(&n);
+}
+[[gnu::noinline]] uint64_t probe_floor_coro_pingpong() {
+  rawco::Count n{kN};
+  return rawco::pingpong(&n);
+}
 }  // namespace
 
 int main() {
@@ -120,6 +131,8 @@ int main() {
   long b = probe_spawn_join(rt);
   probe_self_rewake(rt);
   probe_local_pingpong_tasks(rt);
+  a += probe_floor_coro_await();
+  a += probe_floor_coro_pingpong();
   auto lb = std::move(*SpscLogbuf::make(64 * 1024));
   auto mlb = std::move(*MpscLogbuf::make(64 * 1024));
   a += probe_logbuf_claim_commit_read_64(*lb);

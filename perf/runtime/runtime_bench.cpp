@@ -8,6 +8,8 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/channel.hpp>
 
+#include "raw_coro.hpp"
+
 using namespace sluice;
 
 // ---------------------------------------------------------------- sluice
@@ -76,6 +78,28 @@ static void BM_self_rewake(benchmark::State& state) {
   rt.block_on(main(&state));
 }
 BENCHMARK(BM_self_rewake);
+
+// ---------------------------------------------------------------- floors (raw_coro.hpp)
+// g++ 12 coroutines with no runtime: the least the same shapes can cost on this machine.
+
+// A child coroutine from a free list, awaited by symmetric transfer (BM_spawn_join's floor).
+static void BM_floor_coro_await(benchmark::State& state) {
+  if (!rawco::kRawCoroUsable) return state.SkipWithError("symmetric transfer needs -O1 or more");
+  uint64_t n = rawco::await_child(&state);
+  if (n != static_cast<uint64_t>(state.iterations()))
+    state.SkipWithError("a child's value was lost");
+}
+BENCHMARK(BM_floor_coro_await);
+
+// Two coroutines, a one-slot mailbox, direct transfers (BM_local_pingpong_tasks's floor).
+static void BM_floor_coro_pingpong(benchmark::State& state) {
+  if (!rawco::kRawCoroUsable) return state.SkipWithError("symmetric transfer needs -O1 or more");
+  uint64_t sum = rawco::pingpong(&state);
+  auto k = static_cast<uint64_t>(state.iterations());
+  if (sum != k * (k - 1) / 2) state.SkipWithError("a message was lost");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_floor_coro_pingpong);
 
 // ---------------------------------------------------------------- Asio 1.22 peers
 
