@@ -6,11 +6,20 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "cancellation.hpp"
 
 namespace sluice {
+
+namespace detail {
+void fatal(const char* what) noexcept {
+  std::fprintf(stderr, "sluice: %s\n", what);
+  std::abort();
+}
+}  // namespace detail
 
 namespace {
 constexpr uint64_t kEventfdTag = 1;
@@ -193,7 +202,10 @@ void Runtime::run_until(detail::TaskHeader* root) {
   detail::ThreadContext& c = detail::tl_ctx;
   Runtime* saved = c.rt;
   detail::TaskHeader* saved_cur = c.current;
-  if (running_) std::abort();  // block_on inside block_on on the same runtime
+  if (running_)
+    detail::fatal(
+        "block_on: this runtime is already running (block_on or shutdown called "
+        "from one of its own tasks)");
   running_ = true;
   c.rt = this;
   if (root != nullptr) {
@@ -212,7 +224,8 @@ ShutdownReport Runtime::shutdown(std::chrono::nanoseconds quiesce) {
   auto deadline = Clock::now() + quiesce;
   detail::ThreadContext& c = detail::tl_ctx;
   Runtime* saved = c.rt;
-  if (running_) std::abort();
+  if (running_)
+    detail::fatal("shutdown: this runtime is running (called from one of its own tasks)");
   running_ = true;
   c.rt = this;
   // A timer bounds the park so the quiesce deadline is honoured under the park policy.

@@ -192,6 +192,7 @@ class [[nodiscard]] Task {
 
   bool valid() const noexcept { return static_cast<bool>(h_); }
   handle_type release() noexcept { return std::exchange(h_, {}); }
+  handle_type handle() const noexcept { return h_; }  // still owned by this Task
 
   struct Awaiter {
     handle_type h;

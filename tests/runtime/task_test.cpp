@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace sluice;
@@ -435,4 +436,117 @@ TEST(Runtime, TeardownFindsLiveTasksOnSlabAndHeapFrames) {
   }
   EXPECT_EQ(destroyed, 300 + 3 + 1);
   EXPECT_EQ(token.use_count(), 1);  // the frame spawned during teardown was destroyed too
+}
+
+// ---------------------------------------------------------------- spawn errors and misuse
+
+TEST(SpawnErrors, TrySpawnHandsBackAnEmptyTask) {
+  Runtime rt;
+  Task<int> empty;
+  auto r = rt.try_spawn(std::move(empty));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, SpawnErrc::EmptyTask);
+  EXPECT_FALSE(r.error().task.valid());
+  EXPECT_STREQ(to_string(SpawnErrc::EmptyTask), "empty task");
+  EXPECT_FALSE(rt.can_spawn(Task<int>{}));
+  EXPECT_EQ(rt.live_tasks(), 0u);
+}
+
+// A frame carved from runtime a's slab may only run on a: b refuses it and hands it back
+// unstarted, and a then runs it to its value. Nothing is lost or run twice.
+TEST(SpawnErrors, TrySpawnHandsBackATaskFromAnotherRuntimesSlab) {
+  Runtime a;  // the first runtime on this thread: Runtime::current(), so frames come from it
+  Runtime b;
+  ASSERT_EQ(Runtime::current(), &a);
+  int runs = 0;
+  auto make = [&runs]() -> Task<int> {
+    ++runs;
+    co_return 7;
+  };
+  Task<int> t = make();
+  EXPECT_TRUE(a.can_spawn(t));
+  EXPECT_FALSE(b.can_spawn(t));
+  auto r = b.try_spawn(std::move(t));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, SpawnErrc::ForeignFrame);
+  EXPECT_EQ(b.live_tasks(), 0u);
+  EXPECT_EQ(runs, 0);
+  Task<int> back = std::move(r.error().task);
+  ASSERT_TRUE(back.valid());
+  int v = a.block_on([](Task<int> t) -> Task<int> {
+    auto h = try_spawn(std::move(t));  // the free form, on a's thread and inside a
+    if (!h) co_return -1;
+    co_return (co_await *h).value();
+  }(std::move(back)));
+  EXPECT_EQ(v, 7);
+  EXPECT_EQ(runs, 1);
+}
+
+// Frames made where no runtime is current come from the heap and may run anywhere.
+TEST(SpawnErrors, FreeTrySpawnWithoutARuntimeHandsTheTaskBack) {
+  int v = 0;
+  SpawnErrc code{};
+  std::thread th([&] {
+    ASSERT_EQ(Runtime::current(), nullptr);
+    auto r = try_spawn(answer());
+    ASSERT_FALSE(r);
+    code = r.error().code;
+    Runtime rt;
+    EXPECT_TRUE(rt.can_spawn(r.error().task));
+    v = rt.block_on(std::move(r.error().task));
+  });
+  th.join();
+  EXPECT_EQ(code, SpawnErrc::NoRuntime);
+  EXPECT_EQ(v, 42);
+}
+
+// Misuse that would corrupt memory or re-enter the run loop ends the process with a message
+// saying what went wrong (detail::fatal), rather than crashing somewhere later.
+class SpawnDeathTest : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+TEST_F(SpawnDeathTest, SpawnOfAForeignFrameSaysSo) {
+  EXPECT_DEATH(
+      {
+        Runtime a;
+        Runtime b;
+        auto h = b.spawn(answer());  // answer()'s frame came from a's slab
+        (void)h;
+      },
+      "sluice: spawn/block_on: the task's frame belongs to another runtime's slab");
+}
+
+TEST_F(SpawnDeathTest, BlockOnInsideItsOwnRuntimeSaysSo) {
+  EXPECT_DEATH(
+      {
+        Runtime rt;
+        rt.block_on([](Runtime* rt) -> Task<> {
+          (void)rt->block_on(answer());
+          co_return;
+        }(&rt));
+      },
+      "sluice: block_on: this runtime is already running");
+}
+
+TEST_F(SpawnDeathTest, ShutdownFromOneOfItsTasksSaysSo) {
+  EXPECT_DEATH(
+      {
+        Runtime rt;
+        rt.block_on([](Runtime* rt) -> Task<> {
+          (void)rt->shutdown(std::chrono::milliseconds(1));
+          co_return;
+        }(&rt));
+      },
+      "sluice: shutdown: this runtime is running");
+}
+
+TEST_F(SpawnDeathTest, BlockOnAnEmptyTaskSaysSo) {
+  EXPECT_DEATH(
+      {
+        Runtime rt;
+        rt.block_on(Task<int>{});
+      },
+      "sluice: block_on: the Task is empty");
 }
