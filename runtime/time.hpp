@@ -111,12 +111,27 @@ enum class MissedTick : uint8_t {
   skip,   // drop missed ticks; next tick on the original grid after now
 };
 
+enum class IntervalError : uint8_t {
+  NonPositivePeriod,  // a period of zero or less: ticks could never advance (and skip divides)
+};
+inline const char* to_string(IntervalError) noexcept { return "period not positive"; }
+
+// Ticks every `period`. Built through make(), which refuses a period that is not positive:
+// with such a period `burst` would fire forever without advancing and `skip` would divide by
+// zero.
 class Interval {
  public:
-  Interval(Clock::duration period, MissedTick policy = MissedTick::burst)
-      : Interval(period, policy, Clock::now() + period) {}
-  Interval(Clock::duration period, MissedTick policy, Clock::time_point first)
-      : period_(period), next_(first), policy_(policy) {}
+  // First tick one period from now.
+  static Result<Interval, IntervalError> make(Clock::duration period,
+                                              MissedTick policy = MissedTick::burst) noexcept {
+    return make(period, policy, Clock::now() + period);
+  }
+  // First tick at `first` (in the past: it fires at once, then `policy` applies).
+  static Result<Interval, IntervalError> make(Clock::duration period, MissedTick policy,
+                                              Clock::time_point first) noexcept {
+    if (period <= Clock::duration::zero()) return err(IntervalError::NonPositivePeriod);
+    return Interval(period, policy, first);
+  }
 
   Clock::duration period() const noexcept { return period_; }
   Clock::time_point next_deadline() const noexcept { return next_; }
@@ -132,6 +147,9 @@ class Interval {
   Awaiter tick() noexcept { return Awaiter{this, SleepAwaiter(next_)}; }
 
  private:
+  Interval(Clock::duration period, MissedTick policy, Clock::time_point first) noexcept
+      : period_(period), next_(first), policy_(policy) {}
+
   Clock::time_point advance(Clock::time_point now) noexcept {
     Clock::time_point fired = next_;
     switch (policy_) {

@@ -88,7 +88,7 @@ TEST(Semaphore, GrantedButAbortedBeforeResumeReturnsPermit) {
 TEST(Throttle, HundredProducersFourTicketsNeverMoreThanFourInFlight) {
   Runtime rt;
   auto [tx, rx] = local::channel<int>(64).value();
-  Throttle<int> th(std::move(tx), 4);
+  auto th = std::move(*Throttle<int>::make(std::move(tx), 4));
   int in_flight = 0, max_in_flight = 0, sent = 0;
   auto producer = [&](int id) -> Task<> {
     auto r = co_await th.send(id);
@@ -116,7 +116,7 @@ TEST(Throttle, HundredProducersFourTicketsNeverMoreThanFourInFlight) {
 TEST(Throttle, ClosedChannelReturnsValueAndTicket) {
   Runtime rt;
   auto ch = local::channel<int>(1).value();
-  Throttle<int> th(std::move(ch.tx), 2);
+  auto th = std::move(*Throttle<int>::make(std::move(ch.tx), 2));
   { auto rx = std::move(ch.rx); }
   auto main = [&]() -> Task<int> {
     auto r = co_await th.send(9);
@@ -126,4 +126,34 @@ TEST(Throttle, ClosedChannelReturnsValueAndTicket) {
   };
   EXPECT_EQ(rt.block_on(main()), 9);
   EXPECT_EQ(th.tickets_free(), 2u);
+}
+
+// Bad input comes back as a value and takes nothing: the sender stays with the caller, and
+// the channel stays open and usable.
+TEST(Throttle, ZeroTicketsOrNoSenderIsAnErrorAndKeepsTheSender) {
+  Runtime rt;
+  auto ch = local::channel<int>(4).value();
+  auto zero = Throttle<int>::make(std::move(ch.tx), 0);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error(), ThrottleError::ZeroTickets);
+  EXPECT_STREQ(to_string(ThrottleError::ZeroTickets), "zero tickets");
+  ASSERT_TRUE(static_cast<bool>(ch.tx));  // not moved from
+  EXPECT_TRUE(ch.tx.try_send(5));
+  EXPECT_EQ(ch.rx.try_recv().value(), 5);
+
+  local::Sender<int> empty;
+  auto none = Throttle<int>::make(std::move(empty), 2);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error(), ThrottleError::NoSender);
+
+  // The same sender then makes a working throttle, which can be moved while a receipt lives.
+  auto th = std::move(*Throttle<int>::make(std::move(ch.tx), 1));
+  auto r = rt.block_on(th.send(6));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(th.tickets_free(), 0u);
+  Throttle<int> moved = std::move(th);
+  EXPECT_EQ(moved.tickets_free(), 0u);
+  r->release();
+  EXPECT_EQ(moved.tickets_free(), 1u);
+  EXPECT_EQ(ch.rx.try_recv().value(), 6);
 }

@@ -191,7 +191,7 @@ TEST(Timeout, VoidTask) {
 TEST(Interval, TicksOnAGrid) {
   Runtime rt;
   auto main = []() -> Task<std::vector<Clock::time_point>> {
-    Interval iv(2ms);
+    Interval iv = *Interval::make(2ms);
     std::vector<Clock::time_point> ticks;
     for (int i = 0; i < 5; ++i) ticks.push_back(co_await iv.tick());
     co_return ticks;
@@ -205,7 +205,7 @@ namespace {
 // relative to the start.
 Task<std::vector<Clock::duration>> stalled(MissedTick policy) {
   auto start = Clock::now();
-  Interval iv(10ms, policy, start + 10ms);
+  Interval iv = *Interval::make(10ms, policy, start + 10ms);
   std::this_thread::sleep_for(35ms);  // the consumer falls behind
   std::vector<Clock::duration> out;
   for (int i = 0; i < 3; ++i) {
@@ -238,4 +238,27 @@ TEST(Interval, SkipDropsMissedTicks) {
   EXPECT_EQ(t[0], 10ms);
   EXPECT_EQ(t[1], 40ms);  // 20 and 30 were skipped; stays on the 10 ms grid
   EXPECT_EQ(t[2], 50ms);
+}
+
+TEST(Interval, NonPositivePeriodIsAnError) {
+  for (auto policy : {MissedTick::burst, MissedTick::delay, MissedTick::skip}) {
+    auto zero = Interval::make(0ms, policy);
+    ASSERT_FALSE(zero);
+    EXPECT_EQ(zero.error(), IntervalError::NonPositivePeriod);
+    auto negative = Interval::make(-1ms, policy, Clock::now());
+    ASSERT_FALSE(negative);
+    EXPECT_EQ(negative.error(), IntervalError::NonPositivePeriod);
+  }
+  // The smallest positive period is accepted and ticks advance by it.
+  Runtime rt;
+  auto ticks = rt.block_on([]() -> Task<std::vector<Clock::time_point>> {
+    auto iv = Interval::make(Clock::duration(1), MissedTick::skip);
+    std::vector<Clock::time_point> out;
+    if (!iv) co_return out;
+    for (int i = 0; i < 3; ++i) out.push_back(co_await iv->tick());
+    co_return out;
+  }());
+  ASSERT_EQ(ticks.size(), 3u);
+  EXPECT_LT(ticks[0], ticks[1]);
+  EXPECT_LT(ticks[1], ticks[2]);
 }
