@@ -81,15 +81,15 @@ inline const char* to_string(SpawnErrc e) noexcept {
 }
 
 namespace detail {
-// A wait that a busy-polling runtime checks itself instead of being woken (Runtime::add_poll).
-// Why: a cross-thread wake through the inbox moves five or six cache lines between the two
-// cores (waiter word, task header, inbox head, stub, ...); a runtime that never sleeps can
-// instead re-read the one word the other thread writes, which is one line each way.
 // Misuse that cannot be turned into an error value without giving up memory safety (a frame
 // freed on the wrong thread, a run loop re-entered): print what happened, then abort. Cold and
 // out of line so the checks cost a compare on the paths that make them.
 [[noreturn, gnu::cold, gnu::noinline]] void fatal(const char* what) noexcept;
 
+// A wait that a busy-polling runtime checks itself instead of being woken (Runtime::add_poll).
+// Why: a cross-thread wake through the inbox moves five or six cache lines between the two
+// cores (waiter word, task header, inbox head, stub, ...); a runtime that never sleeps can
+// instead re-read the one word the other thread writes, which is one line each way.
 struct PollNode : WaitNode<PollNode> {
   TaskHeader* poll_task = nullptr;                   // scheduled when poll_ready says so
   bool (*poll_ready)(PollNode*) noexcept = nullptr;  // owner thread; no blocking, no allocation
