@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "../runtime/task.hpp"
@@ -62,13 +64,60 @@ class Throttle {
   Throttle(Throttle&&) noexcept = default;
   Throttle& operator=(Throttle&&) noexcept = default;
 
-  // Waits for a ticket, then for channel space. On Closed the value comes back and the
-  // ticket is released. The Throttle must outlive every Receipt it issued.
-  Task<Result<Receipt, SendError<T>>> send(T v) {
-    Semaphore::Permit p = co_await sem_->acquire();
-    auto r = co_await tx_.send(std::move(v));
-    if (!r) co_return err(std::move(r.error()));
-    co_return Receipt(std::move(p));
+  using SendResult = Result<Receipt, SendError<T>>;
+
+  // Never waits: a ticket and a slot now, or the value back (Full when either is missing,
+  // Closed when the receiver is gone). A producer already waiting for a ticket keeps its turn.
+  SendResult try_send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    auto p = sem_->try_acquire();
+    if (!p) return err(SendError<T>{SendErrc::Full, std::move(v)});
+    auto r = tx_.try_send(std::move(v));
+    if (!r) return err(std::move(r.error()));  // the ticket goes back with p
+    return Receipt(std::move(*p));
+  }
+
+  // `co_await send(v)`: waits for a ticket, then for channel space. On Closed the value comes
+  // back and the ticket is released. The Throttle must outlive every Receipt it issued.
+  // When a ticket and a slot are free the send completes inside await_ready, with no
+  // coroutine frame; only a wait starts one.
+  class SendOp {
+   public:
+    SendOp(Throttle* th, T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : th_(th), v_(std::move(v)) {}
+    bool await_ready() noexcept(std::is_nothrow_move_constructible_v<T>) {
+      auto p = th_->sem_->try_acquire();
+      if (!p) return false;  // no ticket: the slow path queues for one (FIFO)
+      auto r = th_->tx_.try_send(std::move(v_));
+      if (r) {
+        done_.emplace(Receipt(std::move(*p)));
+        return true;
+      }
+      if (r.error().code == SendErrc::Closed) {
+        done_.emplace(err(std::move(r.error())));  // p gives the ticket back
+        return true;
+      }
+      v_ = std::move(r.error().value);  // Full: keep the ticket and wait for room
+      permit_ = std::move(*p);
+      return false;
+    }
+    void await_suspend(std::coroutine_handle<> h) {
+      slow_ = slow(th_, std::move(permit_), std::move(v_));
+      std::move(slow_).operator co_await().await_suspend(h);
+    }
+    SendResult await_resume() {
+      if (done_) return std::move(*done_);
+      return std::move(slow_).operator co_await().await_resume();
+    }
+
+   private:
+    Throttle* th_;
+    T v_;
+    Semaphore::Permit permit_;  // held when a ticket was taken but the channel was full
+    std::optional<SendResult> done_;
+    Task<SendResult> slow_;
+  };
+  SendOp send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    return SendOp(this, std::move(v));
   }
 
   std::size_t tickets_free() const noexcept { return sem_->available(); }
@@ -78,6 +127,14 @@ class Throttle {
  private:
   Throttle(local::Sender<T>&& tx, std::unique_ptr<Semaphore> sem) noexcept
       : tx_(std::move(tx)), sem_(std::move(sem)) {}
+
+  // The waiting path: a ticket first (unless await_ready already holds one), then room.
+  static Task<SendResult> slow(Throttle* th, Semaphore::Permit p, T v) {
+    if (!p) p = co_await th->sem_->acquire();
+    auto r = co_await th->tx_.send(std::move(v));
+    if (!r) co_return err(std::move(r.error()));
+    co_return Receipt(std::move(p));
+  }
 
   local::Sender<T> tx_;
   // On the heap so the Throttle can move while receipts and waiters point at the semaphore.

@@ -148,7 +148,9 @@ TEST(Throttle, ZeroTicketsOrNoSenderIsAnErrorAndKeepsTheSender) {
 
   // The same sender then makes a working throttle, which can be moved while a receipt lives.
   auto th = std::move(*Throttle<int>::make(std::move(ch.tx), 1));
-  auto r = rt.block_on(th.send(6));
+  auto r = rt.block_on([](Throttle<int>* th) -> Task<Throttle<int>::SendResult> {
+    co_return co_await th->send(6);
+  }(&th));
   ASSERT_TRUE(r);
   EXPECT_EQ(th.tickets_free(), 0u);
   Throttle<int> moved = std::move(th);
@@ -156,4 +158,58 @@ TEST(Throttle, ZeroTicketsOrNoSenderIsAnErrorAndKeepsTheSender) {
   r->release();
   EXPECT_EQ(moved.tickets_free(), 1u);
   EXPECT_EQ(ch.rx.try_recv().value(), 6);
+}
+
+// A producer that got a ticket but found the channel full keeps the ticket while it waits for
+// room (so at most `tickets` producers are ever in flight), and its value lands in order.
+TEST(Throttle, TicketHeldWhileWaitingForRoom) {
+  Runtime rt;
+  auto ch = local::channel<int>(1).value();
+  auto th = std::move(*Throttle<int>::make(std::move(ch.tx), 2));
+  auto main = [&]() -> Task<std::vector<int>> {
+    auto a = co_await th.send(1);  // ticket and slot free: completes inline
+    EXPECT_TRUE(a);
+    EXPECT_EQ(th.tickets_free(), 1u);
+    auto b = spawn([](Throttle<int>* th) -> Task<bool> {
+      auto r = co_await th->send(2);  // takes the last ticket, then waits for room
+      co_return static_cast<bool>(r);
+    }(&th));
+    co_await yield_now();  // b runs: ticket taken, channel full
+    EXPECT_FALSE(b.is_finished());
+    EXPECT_EQ(th.tickets_free(), 0u);
+    std::vector<int> got;
+    got.push_back((co_await ch.rx.recv()).value());  // frees the slot: b's value goes in
+    EXPECT_TRUE((co_await b).value());
+    got.push_back((co_await ch.rx.recv()).value());
+    co_return got;
+  };
+  EXPECT_EQ(rt.block_on(main()), (std::vector<int>{1, 2}));
+  EXPECT_EQ(th.tickets_free(), 2u);  // both receipts dropped
+}
+
+TEST(Throttle, TrySendGivesTheValueBackWhenItCannotSend) {
+  Runtime rt;
+  auto ch = local::channel<int>(1).value();
+  auto th = std::move(*Throttle<int>::make(std::move(ch.tx), 2));
+  auto first = th.try_send(1);
+  ASSERT_TRUE(first);
+  auto no_room = th.try_send(2);  // a ticket is free but the channel is full
+  ASSERT_FALSE(no_room);
+  EXPECT_EQ(no_room.error().code, SendErrc::Full);
+  EXPECT_EQ(no_room.error().value, 2);
+  EXPECT_EQ(th.tickets_free(), 1u);  // the ticket it took went back
+  EXPECT_EQ(ch.rx.try_recv().value(), 1);
+  auto second = th.try_send(3);
+  ASSERT_TRUE(second);
+  auto no_ticket = th.try_send(4);  // room, but both tickets are held
+  ASSERT_FALSE(no_ticket);
+  EXPECT_EQ(no_ticket.error().code, SendErrc::Full);
+  EXPECT_EQ(no_ticket.error().value, 4);
+  first->release();
+  { auto rx = std::move(ch.rx); }  // receiver gone
+  auto closed = th.try_send(5);
+  ASSERT_FALSE(closed);
+  EXPECT_EQ(closed.error().code, SendErrc::Closed);
+  EXPECT_EQ(closed.error().value, 5);
+  EXPECT_EQ(th.tickets_free(), 1u);  // only `second` still holds one
 }
