@@ -59,7 +59,8 @@ class Throttle {
     if (!sem) return err(ThrottleError::OutOfMemory);
     return Throttle(std::move(tx), std::move(sem));
   }
-  // Movable: receipts point at the semaphore, which stays where it is. A moved-from Throttle
+  // Movable while receipts are out (they point at the semaphore, which stays where it is),
+  // but not while a send() is waiting: it resumes through this object. A moved-from Throttle
   // is empty and must not be used.
   Throttle(Throttle&&) noexcept = default;
   Throttle& operator=(Throttle&&) noexcept = default;
