@@ -47,12 +47,19 @@ struct SendWaiter : sluice::detail::WaitNode<SendWaiter<T>> {
   T* value;
 };
 
+// task: set when the waiter suspends (it then holds a reference on the state). woken: set by
+// whoever unlinks the waiter to wake it (a value was queued, the last sender left, or the
+// Receiver went); a waiter cancelled before it runs owes that wake to the next one.
 struct RecvWaiter : sluice::detail::WaitNode<RecvWaiter> {
-  sluice::detail::TaskHeader* task;
+  sluice::detail::TaskHeader* task = nullptr;
+  bool woken = false;
 };
 
 template <class T>
 struct State {
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "sluice: channel element types must be nothrow move constructible (a move that "
+                "throws halfway through a send or receive would lose the value)");
   // Hot fields first: try_send touches tail/head/cap/rx_alive/recv_waiters, try_recv
   // touches head/tail/senders/send_waiters; all fit in the first cache line.
   uint64_t head = 0;  // next slot to read
@@ -81,6 +88,22 @@ struct State {
   bool rx_alive = true;
   sluice::detail::WaitList<RecvWaiter> recv_waiters;
   sluice::detail::WaitList<SendWaiter<T>> send_waiters;
+  // The thread the channel is used on (bound by its first operation); read only by the
+  // SLUICE_CHECKED check. Always present so checked and unchecked code agree on the layout.
+  const void* owner = nullptr;
+
+  // Checked builds: a local channel belongs to one runtime's thread. Used from two, it would
+  // race (no atomics) or hang (a wake scheduled on the wrong runtime): stop instead.
+  void check_owner() noexcept {
+#if SLUICE_CHECKED
+    const void* me = &sluice::detail::tl_ctx;
+    if (owner == nullptr)
+      owner = me;
+    else if (owner != me)
+      sluice::detail::fatal("local::channel used from two threads",
+                            "a local channel belongs to one runtime; use spsc/mpsc across threads");
+#endif
+  }
 
   // The ring's slots follow the state in the same allocation, at a constant offset: a slot's
   // address is then `this + offset + index`, with no buffer pointer to load on the fast path.
@@ -145,7 +168,10 @@ struct State {
   }
   // Only the receiver side's state changed: recompute just the senders' limit.
   void wake_receiver() noexcept {
-    if (RecvWaiter* w = recv_waiters.pop_front()) w->task->rt->schedule(w->task);
+    if (RecvWaiter* w = recv_waiters.pop_front()) {
+      w->woken = true;
+      w->task->rt->schedule(w->task);
+    }
     set_tx_slow(!rx_alive || !recv_waiters.empty());
   }
   // The fast-path read: a value is queued and no blocked sender waits (rx_slow is false).
@@ -174,11 +200,13 @@ struct State {
     if (send_waiters.empty()) leave_rx_slow();
   }
 
-  static State* create(uint64_t cap) {
+  // nullptr when the memory cannot be allocated (channel() reports OutOfMemory).
+  static State* create(uint64_t cap) noexcept {
     std::size_t bytes = buf_offset() + cap * sizeof(T);
     // 64-byte (or T's, if larger) arena start: the state's hot line never straddles two cache
     // lines, and buf_offset() keeps the slots aligned for T.
-    void* mem = ::operator new (bytes, std::align_val_t{kAlign});
+    void* mem = ::operator new (bytes, std::align_val_t{kAlign}, std::nothrow);
+    if (mem == nullptr) return nullptr;
     auto* s = ::new (mem) State;
     s->cap = cap;
     s->mask = cap - 1;
@@ -219,6 +247,7 @@ class Sender {
   // Non-blocking. On Full or Closed the value comes back inside the error.
   Result<void, SendError<T>> try_send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     State* s = s_;
+    s->check_owner();
     if (s->send_fast()) [[likely]] {
       s->push_fast(std::move(v));
       return {};
@@ -229,7 +258,7 @@ class Sender {
     return {};
   }
 
-  class SendAwaiter {
+  class [[nodiscard]] SendAwaiter {
    public:
     SendAwaiter(State* s, T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)
         : s_(s), value_(std::move(v)) {}
@@ -242,6 +271,7 @@ class Sender {
       }
     }
     bool await_ready() noexcept {
+      s_->check_owner();
       if (s_->send_fast()) [[likely]] {  // room and no one to wake (see try_send)
         s_->push_fast(std::move(value_));
         w_.status = Waiter::St::Sent;
@@ -279,7 +309,7 @@ class Sender {
   };
 
   // Suspends while the channel is full. Returns Closed with the value if the receiver is gone.
-  SendAwaiter send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+  [[nodiscard]] SendAwaiter send(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     return SendAwaiter(s_, std::move(v));
   }
 
@@ -294,7 +324,10 @@ class Sender {
     if (s == nullptr) return;
     if (--s->senders == 0) {
       // Last sender: wake every receiver so it can drain and then see Closed.
-      while (detail::RecvWaiter* w = s->recv_waiters.pop_front()) w->task->rt->schedule(w->task);
+      while (detail::RecvWaiter* w = s->recv_waiters.pop_front()) {
+        w->woken = true;
+        w->task->rt->schedule(w->task);
+      }
       s->update_flags();
       s->unref();
     }
@@ -324,32 +357,42 @@ class Receiver {
   // Non-blocking: Empty while senders live, Closed once they are all gone and it is drained.
   Result<T, RecvError> try_recv() noexcept(std::is_nothrow_move_constructible_v<T>) {
     State* s = s_;
+    s->check_owner();
     if (s->recv_fast()) [[likely]]
       return s->pop_fast();
     return try_recv_slow(s);
   }
 
-  class RecvAwaiter {
+  // Holds the state, not the Receiver: the Receiver may be destroyed while this waits (the
+  // wait then completes with Closed). While suspended it holds a reference on the state.
+  class [[nodiscard]] RecvAwaiter {
    public:
-    explicit RecvAwaiter(Receiver* r) noexcept : r_(r) {}
-    RecvAwaiter(RecvAwaiter&& o) noexcept : r_(o.r_) {}
+    explicit RecvAwaiter(State* s) noexcept : s_(s) {}
+    RecvAwaiter(RecvAwaiter&& o) noexcept : s_(o.s_) {}
     ~RecvAwaiter() {
-      if (w_.wl_linked) {
-        r_->s_->recv_waiters.remove(&w_);
-        r_->s_->update_flags();
-      }
+      if (w_.task != nullptr) [[unlikely]]
+        leave();
     }
-    bool await_ready() const noexcept { return !r_->s_->empty() || r_->s_->senders == 0; }
+    bool await_ready() const noexcept {
+      s_->check_owner();
+      return !s_->empty() || s_->senders == 0;
+    }
     void await_suspend(std::coroutine_handle<> h) noexcept {
       w_.task = sluice::detail::tl_ctx.current;
       w_.task->leaf = h;
-      r_->s_->recv_waiters.push_back(&w_);
-      r_->s_->set_tx_slow(true);
+      ++s_->refs;  // released in leave(): the Receiver may go while we wait
+      s_->recv_waiters.push_back(&w_);
+      s_->set_tx_slow(true);
     }
-    // Woken only when a value was queued or the last sender left; the value stays in the ring
-    // until this runs, so a receiver aborted after its wake loses nothing.
+    // Woken only when a value was queued, the last sender left, or the Receiver went; the
+    // value stays in the ring until this runs, so a receiver aborted after its wake loses
+    // nothing (and passes the wake on, see leave()).
     Result<T, RecvError> await_resume() noexcept(std::is_nothrow_move_constructible_v<T>) {
-      State* s = r_->s_;
+      State* s = s_;
+      if (w_.woken) [[unlikely]] {
+        w_.woken = false;  // resumed: the wake is used
+        if (!s->rx_alive) return err(RecvError::Closed);
+      }
       if (s->recv_fast()) [[likely]]
         return s->pop_fast();
       if (s->empty()) return err(s->senders == 0 ? RecvError::Closed : RecvError::Empty);
@@ -357,12 +400,25 @@ class Receiver {
     }
 
    private:
-    Receiver* r_;
+    // Destroyed after suspending: unlink if still parked; if woken but never resumed
+    // (cancelled in between), hand the wake to the next waiting receiver, or the value would
+    // sit in the ring with a receiver parked; then drop the reference.
+    void leave() noexcept {
+      State* s = s_;
+      if (w_.wl_linked) {
+        s->recv_waiters.remove(&w_);
+        s->update_flags();
+      } else if (w_.woken && s->rx_alive && (!s->empty() || s->senders == 0)) {
+        s->wake_receiver();
+      }
+      s->unref();
+    }
+    State* s_;
     detail::RecvWaiter w_;
   };
 
   // Suspends while empty. Returns Closed once every sender is gone and the ring is drained.
-  RecvAwaiter recv() noexcept { return RecvAwaiter(this); }
+  [[nodiscard]] RecvAwaiter recv() noexcept { return RecvAwaiter(s_); }
 
   bool is_closed() const noexcept { return s_->senders == 0; }
   std::size_t capacity() const noexcept { return static_cast<std::size_t>(s_->cap); }
@@ -377,6 +433,11 @@ class Receiver {
     while (s->head != s->tail_real()) {
       s->buf()[s->head & s->mask].~T();
       ++s->head;
+    }
+    // Its own recv() suspended in a task (which holds a reference on the state): Closed.
+    while (detail::RecvWaiter* w = s->recv_waiters.pop_front()) {
+      w->woken = true;
+      w->task->rt->schedule(w->task);
     }
     // Blocked senders get Closed and their value back.
     while (auto* w = s->send_waiters.pop_front()) {
@@ -409,6 +470,7 @@ Result<Channel<T>, ChannelError> channel(std::size_t capacity) {
   if (capacity == 0) return err(ChannelError::ZeroCapacity);
   if (capacity > (std::size_t{1} << 31)) return err(ChannelError::CapacityTooLarge);
   auto* s = detail::State<T>::create(std::bit_ceil(static_cast<uint64_t>(capacity)));
+  if (s == nullptr) return err(ChannelError::OutOfMemory);
   return Channel<T>{Sender<T>(s), Receiver<T>(s)};
 }
 

@@ -17,6 +17,7 @@
 namespace sluice {
 
 enum class AcquireError : uint8_t { NoPermit };
+inline const char* to_string(AcquireError) noexcept { return "no permit"; }
 
 class Semaphore {
   struct Waiter : detail::WaitNode<Waiter> {
@@ -74,7 +75,7 @@ class Semaphore {
     permits_ += n;
   }
 
-  class Awaiter {
+  class [[nodiscard]] Awaiter {
    public:
     explicit Awaiter(Semaphore* s) noexcept : s_(s) {}
     Awaiter(Awaiter&& o) noexcept : s_(o.s_) {}

@@ -125,7 +125,7 @@ class TappedSender {
 
   // The inner send's awaitable, recording on success when it completes.
   template <class Op>
-  class SendOp {
+  class [[nodiscard]] SendOp {
    public:
     SendOp(Op op, const value_type& v, TapT* tap) noexcept
         : op_(std::move(op)), copy_(v), tap_(tap) {}

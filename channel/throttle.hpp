@@ -81,7 +81,7 @@ class Throttle {
   // back and the ticket is released. The Throttle must outlive every Receipt it issued.
   // When a ticket and a slot are free the send completes inside await_ready, with no
   // coroutine frame; only a wait starts one.
-  class SendOp {
+  class [[nodiscard]] SendOp {
    public:
     SendOp(Throttle* th, T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)
         : th_(th), v_(std::move(v)) {}

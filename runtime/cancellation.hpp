@@ -44,7 +44,7 @@ class CancellationToken {
   // Idempotent. Wakes every task awaiting cancelled() on this token and its descendants.
   void cancel() noexcept { cancel_state(s_.get()); }
 
-  struct Awaiter : Waiter {
+  struct [[nodiscard]] Awaiter : Waiter {
     std::shared_ptr<State> s;
     bool await_ready() const noexcept { return s->cancelled; }
     void await_suspend(std::coroutine_handle<> h) noexcept {

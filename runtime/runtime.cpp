@@ -9,17 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <new>
 
 #include "cancellation.hpp"
+#include "detail/deadline.hpp"
 
 namespace sluice {
-
-namespace detail {
-void fatal(const char* what) noexcept {
-  std::fprintf(stderr, "sluice: %s\n", what);
-  std::abort();
-}
-}  // namespace detail
 
 namespace {
 constexpr uint64_t kEventfdTag = 1;
@@ -27,14 +23,100 @@ static_assert(sizeof(io_uring) <= 256, "ring_storage_ too small");
 io_uring* ring_of(unsigned char* storage) { return reinterpret_cast<io_uring*>(storage); }
 }  // namespace
 
-Runtime::Runtime(RuntimeConfig cfg)
-    : cfg_(cfg), slab_(cfg.slab), timers_(TimerWheel::to_tick(Clock::now())) {
+// ---- orphaned frames: Tasks that outlive the runtime whose slab they were carved from ----
+//
+// The runtime's destructor hands its arenas to an OrphanArenas record when frames are still
+// allocated in them; each such frame is marked kOrphaned (and looks like a heap frame to
+// everyone else), and the record frees the arenas when the last one is released. Rare, and
+// never on a hot path, so one process-wide list under a mutex: a frame may be freed on any
+// thread, and nothing in the frame itself could point at the record.
+namespace {
+struct OrphanArenas {
+  char* arena[SlabConfig::kClasses];
+  std::size_t bytes[SlabConfig::kClasses];
+  std::size_t live;
+  OrphanArenas* next;
+  bool holds(const void* p) const noexcept {
+    for (std::size_t c = 0; c < SlabConfig::kClasses; ++c) {
+      auto a = reinterpret_cast<uintptr_t>(arena[c]);
+      auto x = reinterpret_cast<uintptr_t>(p);
+      if (arena[c] != nullptr && x >= a && x < a + bytes[c]) return true;
+    }
+    return false;
+  }
+};
+std::mutex g_orphans_mu;
+OrphanArenas* g_orphans = nullptr;  // guarded by g_orphans_mu
+}  // namespace
+
+namespace detail {
+void orphan_release(TaskHeader* h) noexcept {
+  h->~TaskHeader();
+  OrphanArenas* done = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_orphans_mu);
+    for (OrphanArenas** pp = &g_orphans; *pp != nullptr; pp = &(*pp)->next) {
+      if (!(*pp)->holds(h)) continue;
+      if (--(*pp)->live == 0) {
+        done = *pp;
+        *pp = done->next;
+      }
+      break;
+    }
+  }
+  if (done != nullptr) {
+    for (char* a : done->arena) FrameSlab::free_arena(a);
+    delete done;
+  }
+}
+
+void detached_exception(TaskHeader* t, std::exception_ptr e) noexcept {
+  Runtime* rt = t->rt;
+  ++rt->counters_.detached_exceptions;
+  if (rt->cfg_.on_detached_exception) rt->cfg_.on_detached_exception(std::move(e));
+}
+}  // namespace detail
+
+Runtime::Runtime(RuntimeConfig cfg, NoAbort) noexcept
+    : cfg_(std::move(cfg)), slab_(cfg_.slab), timers_(TimerWheel::to_tick(Clock::now())) {
   if (cfg_.event_interval == 0) cfg_.event_interval = 1;
+  owner_ = &detail::tl_ctx;
+}
+
+Runtime::Runtime(RuntimeConfig cfg) : Runtime(std::move(cfg), NoAbort{}) {
+  auto r = init();
+  if (!r) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "%s (%s)", to_string(r.error().code),
+                  std::strerror(r.error().errno_value));
+    detail::fatal("Runtime cannot be built; Runtime::make reports this as an error value", msg);
+  }
+}
+
+Result<std::unique_ptr<Runtime>, RuntimeError> Runtime::make(RuntimeConfig cfg) noexcept {
+  std::unique_ptr<Runtime> rt(new (std::nothrow) Runtime(std::move(cfg), NoAbort{}));
+  if (!rt) return err(RuntimeError{RuntimeErrc::OutOfMemory, ENOMEM});
+  auto r = rt->init();
+  if (!r) return err(r.error());
+  return rt;
+}
+
+// Everything that can fail. On failure the destructor copes with what was set up.
+Result<void, RuntimeError> Runtime::init() noexcept {
+  if (!slab_.ok()) return err(RuntimeError{RuntimeErrc::OutOfMemory, ENOMEM});
   efd_ = ::eventfd(0, EFD_CLOEXEC);
-  ring_ok_ = efd_ >= 0 && io_uring_queue_init(8, ring_of(ring_storage_), 0) == 0;
-  shutdown_token_ = new CancellationToken();
+  if (efd_ < 0) return err(RuntimeError{RuntimeErrc::EventFd, errno});
+  const int rc = io_uring_queue_init(8, ring_of(ring_storage_), 0);
+  ring_ok_ = rc == 0;
+  if (!ring_ok_ && cfg_.require_io_uring) return err(RuntimeError{RuntimeErrc::IoUring, -rc});
+  try {
+    shutdown_token_ = new CancellationToken();
+  } catch (const std::bad_alloc&) {
+    return err(RuntimeError{RuntimeErrc::OutOfMemory, ENOMEM});
+  }
   prev_current_ = detail::tl_ctx.rt;
   if (prev_current_ == nullptr) detail::tl_ctx.rt = this;
+  return {};
 }
 
 Runtime::~Runtime() {
@@ -61,10 +143,39 @@ Runtime::~Runtime() {
     if ((t->flags & detail::kDead) && !(t->flags & detail::kRemoteArmed)) release_frame(t);
   }
   ready_tail_ = nullptr;
+  orphan_remaining_frames();
   delete shutdown_token_;
   if (ring_ok_) io_uring_queue_exit(ring_of(ring_storage_));
   if (efd_ >= 0) ::close(efd_);
   detail::tl_ctx.rt = saved == this ? prev_current_ : saved;
+}
+
+// Frames still allocated now belong to Tasks that were never spawned (a Task object held
+// somewhere else). They keep their memory: the arenas go to an OrphanArenas record, and each
+// frame becomes an orphan that any thread may free, or any runtime run (see task_header.hpp).
+void Runtime::orphan_remaining_frames() noexcept {
+  std::size_t n = 0;
+  slab_.for_each_allocated([&n](void* slot) {
+    auto* t = static_cast<detail::TaskHeader*>(slot);
+    t->flags |= detail::kOrphaned;
+    t->rt = nullptr;
+    t->slab_class = detail::kHeapClass;
+    ++n;
+  });
+  if (n == 0) return;
+  auto* rec = new (std::nothrow) OrphanArenas{};
+  char* arenas[SlabConfig::kClasses];
+  std::size_t bytes[SlabConfig::kClasses];
+  slab_.release_arenas(arenas, bytes);
+  if (rec == nullptr) return;  // no memory to track them: the arenas are leaked, never freed
+  for (std::size_t c = 0; c < SlabConfig::kClasses; ++c) {
+    rec->arena[c] = arenas[c];
+    rec->bytes[c] = bytes[c];
+  }
+  rec->live = n;
+  std::lock_guard<std::mutex> lock(g_orphans_mu);
+  rec->next = g_orphans;
+  g_orphans = rec;
 }
 
 CancellationToken& Runtime::shutdown_token() noexcept { return *shutdown_token_; }
@@ -181,6 +292,11 @@ void Runtime::check_polls() noexcept {
 void Runtime::drain_inbox() noexcept {
   while (detail::InboxNode* n = inbox_.pop()) {
     auto* t = static_cast<detail::TaskHeader*>(n);
+    if (t->flags & detail::kHandedBack) [[unlikely]] {
+      ++counters_.frames_handed_back;
+      release_frame(t);  // a frame of ours freed on another thread (hand_back)
+      continue;
+    }
     disarm_remote(t);
     ++counters_.remote_wakes;
     if (t->flags & detail::kDead) {
@@ -208,6 +324,7 @@ void Runtime::run_until(detail::TaskHeader* root) {
         "from one of its own tasks)");
   running_ = true;
   c.rt = this;
+  owner_ = &c;
   if (root != nullptr) {
     while (!run_batch(root)) {
       poll_events();
@@ -221,21 +338,24 @@ void Runtime::run_until(detail::TaskHeader* root) {
 
 ShutdownReport Runtime::shutdown(std::chrono::nanoseconds quiesce) {
   shutdown_token_->cancel();
-  auto deadline = Clock::now() + quiesce;
+  // Saturated: shutdown(nanoseconds::max()) waits for every task, however long.
+  const auto deadline = detail::deadline_after(quiesce);
   detail::ThreadContext& c = detail::tl_ctx;
   Runtime* saved = c.rt;
   if (running_)
     detail::fatal("shutdown: this runtime is running (called from one of its own tasks)");
   running_ = true;
   c.rt = this;
-  // A timer bounds the park so the quiesce deadline is honoured under the park policy.
+  owner_ = &c;
+  // A timer bounds the park so the quiesce deadline is honoured under the park policy (none
+  // for "never": the loop then ends only when every task has).
   struct Wake {
     static void fire(TimerEntry*) noexcept {}
   };
   TimerEntry guard;
   guard.deadline = TimerWheel::to_tick(deadline);
   guard.fire = &Wake::fire;
-  timers_.insert(&guard);
+  if (deadline != detail::kNever) timers_.insert(&guard);
   while (live_ > 0 && Clock::now() < deadline) {
     run_batch(nullptr);
     poll_events();

@@ -8,8 +8,13 @@
 #include <coroutine>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
+#include <functional>
+#include <memory>
 #include <utility>
 
+#include "detail/checked.hpp"
+#include "detail/fatal.hpp"
 #include "detail/inbox.hpp"
 #include "detail/task_header.hpp"
 #include "detail/wait_list.hpp"
@@ -38,6 +43,15 @@ struct RuntimeConfig {
   // While tasks keep the ready queue busy, timers and the inbox are checked every this many
   // polls (and whenever the queue runs dry): it bounds how late a timer or remote wake is seen.
   uint32_t event_interval = 64;
+  // Called on the runtime's thread when a detached task (its JoinHandle dropped, or never
+  // kept) ends with an exception, which nobody could otherwise see. Counted in
+  // Counters::detached_exceptions whether or not a handler is set. Must not throw (a throw
+  // terminates). Not called on a hot path: only when such a task ends.
+  std::function<void(std::exception_ptr)> on_detached_exception{};
+  // When io_uring cannot be set up (disabled by the kernel or a seccomp policy, fd limit),
+  // Runtime::make fails with RuntimeErrc::IoUring. false: park with poll(2) on the eventfd
+  // instead (cross-thread wakes and timers still work; the I/O driver needs the ring).
+  bool require_io_uring = true;
 };
 
 struct Counters {
@@ -48,14 +62,45 @@ struct Counters {
   uint64_t parks = 0;         // times the thread blocked in the kernel
   uint64_t slab_misses = 0;   // frames that fell back to the heap
   uint64_t timers_fired = 0;
+  uint64_t detached_exceptions = 0;  // detached tasks that ended with an exception
+  uint64_t frames_handed_back = 0;   // frames freed on another thread, returned to our slab
 };
+
+// Why a Runtime could not be built (Runtime::make). errno_value is what the failing call set.
+enum class RuntimeErrc : uint8_t {
+  EventFd,      // eventfd(2) failed (e.g. EMFILE): other threads could never wake it parked
+  IoUring,      // io_uring_queue_init failed (EMFILE, ENOMEM, EPERM when disabled)
+  OutOfMemory,  // the frame slab or the shutdown token could not be allocated
+};
+struct RuntimeError {
+  RuntimeErrc code;
+  int errno_value = 0;
+};
+inline const char* to_string(RuntimeErrc e) noexcept {
+  switch (e) {
+    case RuntimeErrc::EventFd:
+      return "eventfd failed";
+    case RuntimeErrc::IoUring:
+      return "io_uring setup failed";
+    case RuntimeErrc::OutOfMemory:
+      return "out of memory";
+  }
+  return "unknown";
+}
+inline const char* to_string(const RuntimeError& e) noexcept { return to_string(e.code); }
 
 struct ShutdownReport {
   std::size_t tasks_alive = 0;  // root tasks still unfinished when the quiesce time ran out
   bool quiesced() const noexcept { return tasks_alive == 0; }
 };
 
-enum class JoinError : uint8_t { Aborted };
+enum class JoinError : uint8_t {
+  Aborted,      // JoinHandle::abort() (or timeout()) destroyed the task before it finished
+  RuntimeGone,  // its runtime was destroyed with the task unfinished (the handle outlived it)
+};
+inline const char* to_string(JoinError e) noexcept {
+  return e == JoinError::Aborted ? "aborted" : "runtime gone";
+}
 
 // Why try_spawn could not take a task. The task itself comes back in SpawnError.
 enum class SpawnErrc : uint8_t {
@@ -81,11 +126,6 @@ inline const char* to_string(SpawnErrc e) noexcept {
 }
 
 namespace detail {
-// Misuse that cannot be turned into an error value without giving up memory safety (a frame
-// freed on the wrong thread, a run loop re-entered): print what happened, then abort. Cold and
-// out of line so the checks cost a compare on the paths that make them.
-[[noreturn, gnu::cold, gnu::noinline]] void fatal(const char* what) noexcept;
-
 // A wait that a busy-polling runtime checks itself instead of being woken (Runtime::add_poll).
 // Why: a cross-thread wake through the inbox moves five or six cache lines between the two
 // cores (waiter word, task header, inbox head, stub, ...); a runtime that never sleeps can
@@ -100,7 +140,12 @@ class CancellationToken;
 
 class Runtime {
  public:
+  // Stops with a "sluice: ..." message when the runtime cannot be built (see make()): a
+  // runtime that other threads could not wake must never exist.
   explicit Runtime(RuntimeConfig cfg = {});
+  // The fallible form: an eventfd, io_uring or memory failure is an error value. Runtime does
+  // not move (tasks and wakers hold its address), so it comes on the heap.
+  static Result<std::unique_ptr<Runtime>, RuntimeError> make(RuntimeConfig cfg = {}) noexcept;
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -116,8 +161,16 @@ class Runtime {
   // Queues `t` to run on this runtime. Allocation-free: the frame already exists.
   // Preconditions: `t` is not empty, and its frame is this runtime's (created on this
   // runtime's thread, or outside any runtime). A foreign frame prints a message and aborts: it
-  // may only be freed on its own runtime's thread. spawn checks nothing else, to stay a few
-  // instructions long. try_spawn checks both and hands the task back instead.
+  // may only be run and freed on its own runtime's thread. spawn checks nothing else, to stay
+  // a few instructions long (checked builds, SLUICE_CHECKED, also stop when it is called from
+  // a thread that is not the runtime's). try_spawn checks both and hands the task back
+  // instead; a task handed back may be dropped on any thread: its frame travels back to its
+  // own runtime to be freed (hand_back).
+  //
+  // A coroutine lambda's captures live in the lambda object, not in the frame: spawning
+  // `[&x]() -> Task<> { ... }()` is only safe while that lambda object lives, and the
+  // temporary dies at the end of the statement. Pass what the task needs as parameters
+  // (`[](X* x) -> Task<> { ... }(&x)`): parameters are copied into the frame.
   template <class T>
   JoinHandle<T> spawn(Task<T> t) noexcept;
   template <class T>
@@ -164,6 +217,15 @@ class Runtime {
   static void disarm_remote(detail::TaskHeader* t) noexcept {
     t->flags &= ~detail::kRemoteArmed;
     --t->rt->armed_;
+  }
+
+  // Any thread but t's runtime's: a frame freed here that belongs to that runtime's slab goes
+  // back through its inbox, and the runtime frees it (a slab is touched by its owner only).
+  // The runtime must be alive; one that is destroyed first orphans the frame instead
+  // (kOrphaned), so that is only a race with its destructor.
+  static void hand_back(detail::TaskHeader* t) noexcept {
+    t->flags |= detail::kDead | detail::kHandedBack;
+    wake_remote(t);
   }
 
   // Any thread: wake `t` (armed by its owner, and claimed by the caller) through its runtime's
@@ -215,9 +277,18 @@ class Runtime {
   template <class T>
   friend class JoinHandle;
 
+  struct NoAbort {};
+  Runtime(RuntimeConfig cfg, NoAbort) noexcept;
+  Result<void, RuntimeError> init() noexcept;
+
   // A frame carved from another runtime's slab must run (and be freed) there.
   bool owns_frame(const detail::TaskHeader* t) const noexcept {
     return t->rt == nullptr || t->rt == this || t->slab_class == detail::kHeapClass;
+  }
+  // Checked builds: is the calling thread the one this runtime runs on?
+  void check_owner_thread(const char* what) const noexcept {
+    if (owner_ != &detail::tl_ctx)
+      detail::fatal(what, "called from a thread that is not the runtime's");
   }
   void adopt(detail::TaskHeader* t) noexcept {
     if (!owns_frame(t)) [[unlikely]]
@@ -237,7 +308,9 @@ class Runtime {
   void link_heap_root(detail::TaskHeader* t) noexcept;
   void unlink_heap_root(detail::TaskHeader* t) noexcept;
   bool destroy_live_roots() noexcept;
+  void orphan_remaining_frames() noexcept;
   friend bool detail::root_done_handoff(detail::TaskHeader* t) noexcept;
+  friend void detail::detached_exception(detail::TaskHeader* t, std::exception_ptr e) noexcept;
 
   // Direct transfers between tasks, without a trip through the ready queue. Each one costs a
   // unit of the current batch's budget, the same budget that bounds run_batch's queue pops,
@@ -281,6 +354,9 @@ class Runtime {
   Runtime* prev_current_ = nullptr;
   bool running_ = false;
   CancellationToken* shutdown_token_ = nullptr;
+  // The thread that runs this runtime (its ThreadContext's address): the constructing thread
+  // until block_on or shutdown runs it somewhere. Read by the SLUICE_CHECKED owner checks.
+  const void* owner_ = nullptr;
 
   // io_uring park (opaque storage keeps <liburing.h> out of user headers). alignas(64): at
   // least io_uring's own alignment, and its ring pointers start on their own cache line.
@@ -309,15 +385,17 @@ class [[nodiscard]] JoinHandle {
   JoinHandle& operator=(JoinHandle&& o) noexcept {
     if (this != &o) {
       reset();
+      st_.clear();  // whatever this handle held (an outcome, an abort) is not o's
       steal(o);
     }
     return *this;
   }
   ~JoinHandle() { reset(); }
 
-  bool valid() const noexcept { return h_ || st_.done || aborted_; }
-  bool is_finished() const noexcept { return st_.done || aborted_; }
-  bool is_aborted() const noexcept { return aborted_; }
+  bool valid() const noexcept { return h_ || st_.done; }
+  // Finished, aborted, or destroyed unfinished with its runtime: nothing more will happen.
+  bool is_finished() const noexcept { return st_.done; }
+  bool is_aborted() const noexcept { return st_.fate == detail::JoinStateBase::kAborted; }
 
   // Destroys the task's frame (running destructors, which unregister any waiters) unless it
   // already finished. A task cannot abort itself. Returns true if this call aborted it.
@@ -326,11 +404,16 @@ class [[nodiscard]] JoinHandle {
     detail::TaskHeader* t = header();
     if (t == detail::tl_ctx.current) return false;
     Runtime* rt = t->rt;
+#if SLUICE_CHECKED
+    rt->check_owner_thread("JoinHandle::abort");
+#endif
     detail::TaskHeader* joiner = t->joiner;
     t->flags |= detail::kDone | detail::kAborted;
     rt->unlink_root(t);
+    h_.promise().join_state = nullptr;  // aborted, not gone: this handle reports it itself
     std::exchange(h_, {}).destroy();
-    aborted_ = true;
+    st_.done = true;
+    st_.fate = detail::JoinStateBase::kAborted;
     if (joiner) rt->schedule(joiner);
     return true;
   }
@@ -338,7 +421,7 @@ class [[nodiscard]] JoinHandle {
   // Detach explicitly: the task keeps running; its outcome is dropped when it finishes.
   void detach() noexcept { reset(); }
 
-  struct Awaiter {
+  struct [[nodiscard]] Awaiter {
     JoinHandle* jh;
     detail::TaskHeader* waiting = nullptr;
     bool await_ready() const noexcept { return jh->is_finished(); }
@@ -352,7 +435,9 @@ class [[nodiscard]] JoinHandle {
     }
     Result<T, JoinError> await_resume() {
       waiting = nullptr;
-      if (jh->aborted_) return err(JoinError::Aborted);
+      if (jh->st_.fate != detail::JoinStateBase::kFinished) [[unlikely]]
+        return err(jh->st_.fate == detail::JoinStateBase::kAborted ? JoinError::Aborted
+                                                                   : JoinError::RuntimeGone);
       if constexpr (std::is_void_v<T>) {
         jh->st_.take();
         return {};
@@ -375,9 +460,9 @@ class [[nodiscard]] JoinHandle {
  private:
   friend class Runtime;
   void steal(JoinHandle& o) noexcept {
-    aborted_ = std::exchange(o.aborted_, false);
     if (o.st_.done) {
       st_.done = true;
+      st_.fate = o.st_.fate;
       st_.exception = std::move(o.st_.exception);
       if constexpr (!std::is_void_v<T>) {
         if (o.st_.has_value) {
@@ -394,11 +479,9 @@ class [[nodiscard]] JoinHandle {
   void reset() noexcept {
     if (h_ && !is_finished()) h_.promise().join_state = nullptr;
     h_ = {};
-    aborted_ = false;
   }
   handle_type h_{};
   detail::JoinState<T> st_{};
-  bool aborted_ = false;
 };
 
 // ---------------------------------------------------------------- inline definitions
@@ -425,18 +508,30 @@ inline void* frame_alloc(std::size_t n) {
   return h->frame();
 }
 
+// Releases an orphaned frame's memory (runtime.cpp): the arena it lives in is freed with the
+// last such frame.
+void orphan_release(TaskHeader* h) noexcept;
+
 inline void frame_free(void* frame) noexcept {
   TaskHeader* h = TaskHeader::of(frame);
   // Still referenced by the ready queue or by a cross-thread wake in flight: the queue that
-  // holds it frees it when it lets go (Runtime::release_frame).
-  if (h->queued || (h->flags & kRemoteArmed)) {
-    h->flags |= kDead;
+  // holds it frees it when it lets go (Runtime::release_frame). Orphaned: its runtime is gone
+  // and its arena with it, but for this frame. One test for all three (rare) cases.
+  if (h->queued || (h->flags & (kRemoteArmed | kOrphaned))) [[unlikely]] {
+    if (h->queued || (h->flags & kRemoteArmed))
+      h->flags |= kDead;
+    else
+      orphan_release(h);
     return;
   }
   if (h->slab_class == kHeapClass) {
     // Heap frames may have no runtime (created outside one): no slab to return them to.
     h->~TaskHeader();
     ::operator delete (static_cast<void*>(h), std::align_val_t{alignof(TaskHeader)});
+  } else if (h->rt != tl_ctx.rt) [[unlikely]] {
+    // A slab is its runtime's alone: a frame freed on another thread (say, a Task handed back
+    // by try_spawn and dropped there) is freed by its own runtime instead.
+    Runtime::hand_back(h);
   } else {
     h->rt->release_frame(h);
   }
@@ -459,6 +554,10 @@ inline bool root_done_handoff(TaskHeader* t) noexcept {
 }  // namespace detail
 
 inline void Runtime::release_frame(detail::TaskHeader* h) noexcept {
+  if (h->flags & detail::kOrphaned) [[unlikely]] {
+    detail::orphan_release(h);
+    return;
+  }
   uint16_t cls = h->slab_class;
   if (cls == detail::kHeapClass) {
     h->flags = 0;  // no queue or waker holds it any more: frame_free releases it now
@@ -472,6 +571,10 @@ inline void Runtime::release_frame(detail::TaskHeader* h) noexcept {
 
 template <class T>
 JoinHandle<T> Runtime::spawn(Task<T> t) noexcept {
+#if SLUICE_CHECKED
+  check_owner_thread("spawn");
+  if (!t.valid()) detail::fatal("spawn: the Task is empty (default-constructed or moved from)");
+#endif
   auto h = t.release();
   adopt(detail::TaskHeader::of(h));
   return JoinHandle<T>(h);
@@ -512,7 +615,7 @@ Result<JoinHandle<T>, SpawnError<T>> try_spawn(Task<T> t) noexcept {
 }
 
 // Suspends the current task and puts it at the back of the ready queue.
-struct YieldAwaiter {
+struct [[nodiscard]] YieldAwaiter {
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) const noexcept {
     detail::TaskHeader* cur = detail::tl_ctx.current;

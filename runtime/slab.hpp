@@ -30,21 +30,46 @@ class FrameSlab {
  public:
   static constexpr uint16_t kNoClass = 0xFFFF;
 
-  explicit FrameSlab(const SlabConfig& cfg = {}) {
+  // ok() is false when an arena could not be allocated (Runtime::make reports OutOfMemory).
+  explicit FrameSlab(const SlabConfig& cfg = {}) noexcept {
     for (std::size_t c = 0; c < SlabConfig::kClasses; ++c) {
       std::size_t n = cfg.slots[c];
       std::size_t sz = SlabConfig::kClassSize[c];
       if (n == 0) continue;
+      if (n > SIZE_MAX / sz) {
+        ok_ = false;
+        continue;
+      }
       // 64-byte alignment: slots start on cache lines, so two frames never share one.
-      char* arena = static_cast<char*>(::operator new (n* sz, std::align_val_t{64}));
+      char* arena = static_cast<char*>(::operator new (n* sz, std::align_val_t{64}, std::nothrow));
+      if (arena == nullptr) {
+        ok_ = false;
+        continue;
+      }
       arenas_[c] = arena;
       slots_[c] = n;
       for (std::size_t i = n; i-- > 0;) free(arena + i * sz, static_cast<uint16_t>(c));
     }
   }
   ~FrameSlab() {
-    for (char* a : arenas_)
-      if (a) ::operator delete (a, std::align_val_t{64});
+    for (char* a : arenas_) free_arena(a);
+  }
+  static void free_arena(char* a) noexcept {
+    if (a) ::operator delete (a, std::align_val_t{64});
+  }
+  bool ok() const noexcept { return ok_; }
+
+  // Gives up the arenas (the caller frees them with free_arena): frames still allocated in
+  // them outlive the slab (a runtime destroyed before an unspawned Task of its own).
+  void release_arenas(char* (&out)[SlabConfig::kClasses],
+                      std::size_t (&bytes)[SlabConfig::kClasses]) noexcept {
+    for (std::size_t c = 0; c < SlabConfig::kClasses; ++c) {
+      out[c] = arenas_[c];
+      bytes[c] = slots_[c] * SlabConfig::kClassSize[c];
+      arenas_[c] = nullptr;
+      slots_[c] = 0;
+      free_[c] = nullptr;
+    }
   }
   FrameSlab(const FrameSlab&) = delete;
   FrameSlab& operator=(const FrameSlab&) = delete;
@@ -88,6 +113,7 @@ class FrameSlab {
   FreeNode* free_[SlabConfig::kClasses] = {};
   char* arenas_[SlabConfig::kClasses] = {};
   std::size_t slots_[SlabConfig::kClasses] = {};
+  bool ok_ = true;
 };
 
 }  // namespace sluice

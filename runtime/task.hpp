@@ -44,6 +44,9 @@ void frame_free(void* frame) noexcept;
 // A root task finished and a task awaits its JoinHandle: if the budget allows, make that
 // task the next one the trampoline resumes and return true (the caller frees the frame).
 bool root_done_handoff(TaskHeader* t) noexcept;
+// A detached root (no JoinHandle) ended with an exception: count it and hand it to the
+// runtime's handler (RuntimeConfig::on_detached_exception) instead of dropping it silently.
+void detached_exception(TaskHeader* t, std::exception_ptr e) noexcept;
 
 // Resume h and run every transfer it requests, on a constant stack.
 inline void resume_trampolined(std::coroutine_handle<> h) {
@@ -59,33 +62,67 @@ inline void resume_trampolined(std::coroutine_handle<> h) {
 // Where a root task's outcome goes when it finishes: the JoinHandle's own storage. Moving
 // the outcome out lets the runtime destroy the frame (and the parameters it holds, such as
 // channel endpoints) the moment the task finishes, not when its JoinHandle goes away.
-template <class T>
-struct JoinState {
-  std::exception_ptr exception{};
+// The part the runtime touches without knowing T: done, and the fate of a task that did not
+// finish. A root's promise sets kRuntimeGone when its frame is destroyed unfinished by its
+// runtime's destructor (the handle then reports JoinError::RuntimeGone instead of pointing
+// into a freed slab); JoinHandle::abort sets kAborted. One byte, so awaiting a handle tests
+// one thing for both.
+struct JoinStateBase {
+  enum Fate : uint8_t { kFinished, kAborted, kRuntimeGone };
   bool done = false;
+  Fate fate = kFinished;
+};
+template <class T>
+struct JoinState : JoinStateBase {
+  std::exception_ptr exception{};
   bool has_value = false;
   alignas(T) unsigned char storage[sizeof(T)];  // alignas(T): raw storage for one T
   T take() {
     if (exception) std::rethrow_exception(exception);
     return std::move(*std::launder(reinterpret_cast<T*>(storage)));
   }
+  // Back to "nothing yet" (a handle assigned over): drops any outcome held.
+  void clear() noexcept {
+    exception = nullptr;
+    if (has_value) std::launder(reinterpret_cast<T*>(storage))->~T();
+    has_value = false;
+    done = false;
+    fate = kFinished;
+  }
   ~JoinState() {
     if (has_value) std::launder(reinterpret_cast<T*>(storage))->~T();
   }
 };
 template <>
-struct JoinState<void> {
+struct JoinState<void> : JoinStateBase {
   std::exception_ptr exception{};
-  bool done = false;
   void take() {
     if (exception) std::rethrow_exception(exception);
+  }
+  void clear() noexcept {
+    exception = nullptr;
+    done = false;
+    fate = kFinished;
   }
 };
 
 struct PromiseBase {
   std::coroutine_handle<> continuation{};
   std::exception_ptr exception{};
-  void* join_state = nullptr;  // roots only: JoinState<T>* of the live JoinHandle, if any
+  // Roots only: the JoinState<T> of the live JoinHandle, if any. Cleared once the outcome is
+  // published (and by JoinHandle::abort), so a frame destroyed while it is still set died
+  // unfinished at its runtime's teardown: tell the handle.
+  JoinStateBase* join_state = nullptr;
+
+  PromiseBase() noexcept = default;
+  PromiseBase(const PromiseBase&) = delete;
+  PromiseBase& operator=(const PromiseBase&) = delete;
+  ~PromiseBase() {
+    if (join_state != nullptr) [[unlikely]] {
+      join_state->done = true;
+      join_state->fate = JoinStateBase::kRuntimeGone;
+    }
+  }
 
   static void* operator new(std::size_t n) { return frame_alloc(n); }
   static void operator delete(void* p) noexcept { frame_free(p); }
@@ -104,7 +141,13 @@ struct PromiseBase {
     P* p;
     bool await_ready() noexcept {
       if (p->continuation) return false;
-      if (p->join_state) p->publish(p->join_state);
+      if (p->join_state) {
+        p->publish(p->join_state);
+        p->join_state = nullptr;
+      } else if (p->exception) [[unlikely]] {
+        detached_exception(TaskHeader::of(std::coroutine_handle<P>::from_promise(*p)),
+                           std::move(p->exception));
+      }
       TaskHeader* t = TaskHeader::of(std::coroutine_handle<P>::from_promise(*p));
       t->flags |= kDone;
       // Nothing may touch *p after a true return: the frame is gone.
@@ -134,7 +177,7 @@ struct Promise : PromiseBase {
     rethrow_if_failed();
     return std::move(*std::launder(reinterpret_cast<T*>(storage)));
   }
-  void publish(void* js) noexcept {
+  void publish(JoinStateBase* js) noexcept {
     auto* j = static_cast<JoinState<T>*>(js);
     j->done = true;
     if (exception) {
@@ -159,7 +202,7 @@ struct Promise<void> : PromiseBase {
   FinalAwaiter<Promise> final_suspend() noexcept { return {this}; }
   void return_void() noexcept {}
   void take() { rethrow_if_failed(); }
-  void publish(void* js) noexcept {
+  void publish(JoinStateBase* js) noexcept {
     auto* j = static_cast<JoinState<void>*>(js);
     j->done = true;
     j->exception = std::move(exception);

@@ -2,11 +2,15 @@
 //
 // Every sleep is an awaiter holding its own TimerEntry, so arming a timer allocates nothing and
 // destroying a sleeping task (abort, timeout) unlinks the entry in O(1).
+//
+// Deadlines saturate (detail/deadline.hpp): sleep_for(nanoseconds::max()) or
+// timeout(hours::max(), t) means "forever", and no timer is armed for it.
 #pragma once
 
 #include <chrono>
 #include <coroutine>
 
+#include "detail/deadline.hpp"
 #include "runtime.hpp"
 #include "timer_wheel.hpp"
 
@@ -19,7 +23,7 @@ inline void wake_timer_task(TimerEntry* e) noexcept {
 }
 }  // namespace detail
 
-class SleepAwaiter {
+class [[nodiscard]] SleepAwaiter {
  public:
   explicit SleepAwaiter(Clock::time_point deadline) noexcept : deadline_(deadline) {}
   SleepAwaiter(const SleepAwaiter&) = delete;
@@ -32,6 +36,7 @@ class SleepAwaiter {
     detail::TaskHeader* cur = detail::tl_ctx.current;
     cur->leaf = h;
     rt_ = cur->rt;
+    if (deadline_ == detail::kNever) return;  // forever: only an abort ends this wait
     entry_.deadline = TimerWheel::to_tick(deadline_);
     entry_.fire = &detail::wake_timer_task;
     entry_.ctx = cur;
@@ -45,13 +50,17 @@ class SleepAwaiter {
   Runtime* rt_ = nullptr;
 };
 
-inline SleepAwaiter sleep_until(Clock::time_point t) noexcept { return SleepAwaiter(t); }
+[[nodiscard]] inline SleepAwaiter sleep_until(Clock::time_point t) noexcept {
+  return SleepAwaiter(t);
+}
+// Saturating: a duration past what the clock holds sleeps forever (until aborted).
 template <class Rep, class Period>
-SleepAwaiter sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
-  return SleepAwaiter(Clock::now() + std::chrono::duration_cast<Clock::duration>(d));
+[[nodiscard]] SleepAwaiter sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
+  return SleepAwaiter(detail::deadline_after(d));
 }
 
 enum class TimeoutError : uint8_t { TimedOut };
+inline const char* to_string(TimeoutError) noexcept { return "timed out"; }
 
 namespace detail {
 // Waits until a spawned task finishes or a deadline passes, whichever is first; on resume it
@@ -68,6 +77,7 @@ struct JoinOrDeadline {
     me = tl_ctx.current;
     me->leaf = h;
     jh->header()->joiner = me;
+    if (deadline == kNever) return;  // no deadline: wait for the task alone
     entry.deadline = TimerWheel::to_tick(deadline);
     entry.fire = &wake_timer_task;
     entry.ctx = me;
@@ -86,10 +96,11 @@ struct JoinOrDeadline {
 
 // Runs `inner` as a separate task; returns its value, or TimedOut after `d`, in which case the
 // inner task is aborted (its destructors run, its waiters unregister). If both are ready when
-// the caller resumes, completion wins. An exception from `inner` propagates.
+// the caller resumes, completion wins. An exception from `inner` propagates. A duration past
+// what the clock holds means no deadline.
 template <class T, class Rep, class Period>
 Task<Result<T, TimeoutError>> timeout(std::chrono::duration<Rep, Period> d, Task<T> inner) {
-  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(d);
+  const auto deadline = detail::deadline_after(d);
   JoinHandle<T> jh = Runtime::current()->spawn(std::move(inner));
   co_await detail::JoinOrDeadline<T>{&jh, deadline};
   if (!jh.is_finished()) {
@@ -124,7 +135,7 @@ class Interval {
   // First tick one period from now.
   static Result<Interval, IntervalError> make(Clock::duration period,
                                               MissedTick policy = MissedTick::burst) noexcept {
-    return make(period, policy, Clock::now() + period);
+    return make(period, policy, detail::deadline_after(period));
   }
   // First tick at `first` (in the past: it fires at once, then `policy` applies).
   static Result<Interval, IntervalError> make(Clock::duration period, MissedTick policy,
@@ -137,31 +148,34 @@ class Interval {
   Clock::time_point next_deadline() const noexcept { return next_; }
 
   // Completes at the next tick; returns the tick's scheduled time.
-  struct Awaiter {
+  struct [[nodiscard]] Awaiter {
     Interval* iv;
     SleepAwaiter sleep;
     bool await_ready() const noexcept { return sleep.await_ready(); }
     void await_suspend(std::coroutine_handle<> h) noexcept { sleep.await_suspend(h); }
     Clock::time_point await_resume() noexcept { return iv->advance(Clock::now()); }
   };
-  Awaiter tick() noexcept { return Awaiter{this, SleepAwaiter(next_)}; }
+  [[nodiscard]] Awaiter tick() noexcept { return Awaiter{this, SleepAwaiter(next_)}; }
 
  private:
   Interval(Clock::duration period, MissedTick policy, Clock::time_point first) noexcept
       : period_(period), next_(first), policy_(policy) {}
 
+  // Saturating: a tick past what the clock holds never comes (kNever), for any period.
   Clock::time_point advance(Clock::time_point now) noexcept {
     Clock::time_point fired = next_;
     switch (policy_) {
       case MissedTick::burst:
-        next_ += period_;
+        next_ = detail::sat_add(next_, period_);
         break;
       case MissedTick::delay:
-        next_ = (now > next_ ? now : next_) + period_;
+        next_ = detail::sat_add(now > next_ ? now : next_, period_);
         break;
       case MissedTick::skip:
-        next_ += period_;
-        if (next_ <= now) next_ += period_ * ((now - next_) / period_ + 1);
+        next_ = detail::sat_add(next_, period_);
+        // next_ <= now here, so (now - next_) does not overflow; nor does the product, which
+        // is below (now - next_) + period_ and is added saturating.
+        if (next_ <= now) next_ = detail::sat_add(next_, period_ * ((now - next_) / period_ + 1));
         break;
     }
     return fired;

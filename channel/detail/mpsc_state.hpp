@@ -142,7 +142,8 @@ struct MpscState : XEnds {
     MpscRing<T>* sh = shared_.load(std::memory_order_acquire);
     return sh == nullptr || sh->empty();
   }
-  bool recv_ready() noexcept { return !empty() || senders_gone(); }
+  // A value, every sender gone, or the Receiver itself gone (its recv() completes Closed).
+  bool recv_ready() noexcept { return !empty() || senders_gone() || receiver_gone(); }
 
   // After freeing room in one sender's ring: wake that sender if it is parked.
   static void wake_sender(XWaitQueue* q) noexcept {
@@ -228,8 +229,12 @@ struct MpscRoute {
   Task<Result<void, SendError<T>>> slow(T v);  // waits on wq for room, then sends
 };
 
+// The Sender must outlive this wait (docs/channels.md): its lane is retired when it goes, and
+// another sender could then take the lane over while this one still pushes into it. The
+// reference only keeps the state's memory valid.
 template <class T>
 Task<Result<void, SendError<T>>> mpsc_send_slow(MpscRoute<T> r, T v) {
+  StateRef<MpscState<T>> keep(r.s);
   for (;;) {
     co_await XWaitAwaiter(r.wq, [&r] { return r.send_ready(); });
     auto res = r.try_send(std::move(v));

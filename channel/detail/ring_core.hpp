@@ -37,6 +37,11 @@ namespace sluice::detail {
 // where "ready for p" and "free for p + 1" would otherwise be the same number.
 template <class T, bool kFreeMarks = false>
 class RingCore {
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "sluice: ring element types must be nothrow move constructible (a move that "
+                "throws while a value leaves its slot would lose it, or terminate in the "
+                "multi-producer ring)");
+
  public:
   // The seq value that says "the value for position p is here" / "free for position p".
   static constexpr uint64_t ready_mark(uint64_t p) noexcept {

@@ -52,7 +52,8 @@ struct XBytesState : XEnds {
   void after_release() noexcept { wake_senders(true); }
   bool claim_ready(std::size_t n) const noexcept { return receiver_gone() || buf->fits(n); }
   // Wakes for padding too (an aborted claim): passing it frees space a writer may wait for.
-  bool recv_ready() const noexcept { return buf->pending() || senders_gone(); }
+  // And when the Receiver itself is gone: its recv() completes with Closed.
+  bool recv_ready() const noexcept { return buf->pending() || senders_gone() || receiver_gone(); }
 };
 
 // A claim of n writable bytes; commit() publishes and wakes the receiver, dropping it aborts.
@@ -170,6 +171,8 @@ Result<XReadClaim<Multi>, RecvError> bytes_try_recv(XBytesState<Multi>* s) noexc
 template <bool Multi>
 Task<Result<XWriteClaim<Multi>, ClaimError>> claim_slow(XBytesState<Multi>* s, std::size_t n,
                                                         uint16_t kind) {
+  // Keeps the state valid while waiting; the claim it returns borrows the Sender as usual.
+  StateRef<XBytesState<Multi>> keep(s);
   for (;;) {
     co_await XWaitAwaiter(&s->tx_wait, [s, n] { return s->claim_ready(n); });
     auto r = bytes_try_claim(s, n, kind);
@@ -178,8 +181,11 @@ Task<Result<XWriteClaim<Multi>, ClaimError>> claim_slow(XBytesState<Multi>* s, s
 }
 template <bool Multi>
 Task<Result<XReadClaim<Multi>, RecvError>> bytes_recv_slow(XBytesState<Multi>* s) {
+  StateRef<XBytesState<Multi>> keep(s);  // the Receiver may be destroyed while this waits
   for (;;) {
     co_await XWaitAwaiter(&s->rx_wait, [s] { return s->recv_ready(); });
+    if (s->receiver_gone()) [[unlikely]]
+      co_return err(RecvError::Closed);  // the Receiver itself went
     auto r = bytes_try_recv(s);
     if (r || r.error() == RecvError::Closed) co_return r;
   }

@@ -46,8 +46,9 @@ struct XState : Ring, XEnds {
 
   // For a parked sender: room, or nobody will ever receive.
   bool send_ready() const noexcept { return receiver_gone() || this->size() < this->capacity(); }
-  // For a parked receiver: a value at the head, or every sender gone.
-  bool recv_ready() const noexcept { return !this->empty() || senders_gone(); }
+  // For a parked receiver: a value at the head, every sender gone, or the Receiver itself gone
+  // (its recv() then completes with Closed).
+  bool recv_ready() const noexcept { return !this->empty() || senders_gone() || receiver_gone(); }
 
   Result<void, SendError<T>> try_send(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>) {
     if (receiver_gone()) [[unlikely]]
@@ -96,6 +97,9 @@ auto block_on_queue(XWaitQueue& q, Attempt attempt, Ready ready) {
 // single awaiter cannot express. Their frames come from the runtime's slab.
 template <class T, class Ring>
 Task<Result<void, SendError<T>>> send_slow(XState<T, Ring>* s, T v) {
+  // Counts as a sender until it completes: destroying the Sender while this waits neither
+  // frees the state nor closes the channel under a value that is still to be delivered.
+  SenderRef<XState<T, Ring>, true> keep = SenderRef<XState<T, Ring>, true>::adopt_another(s);
   for (;;) {
     co_await XWaitAwaiter(&s->tx_wait, [s] { return s->send_ready(); });
     auto r = s->try_send(std::move(v));
@@ -106,8 +110,11 @@ Task<Result<void, SendError<T>>> send_slow(XState<T, Ring>* s, T v) {
 // Any state with rx_wait, recv_ready() and try_recv() (XState, MpscState).
 template <class State>
 Task<Result<typename State::value_type, RecvError>> recv_slow(State* s) {
+  StateRef<State> keep(s);  // the Receiver may be destroyed while this waits
   for (;;) {
     co_await XWaitAwaiter(&s->rx_wait, [s] { return s->recv_ready(); });
+    if (s->receiver_gone()) [[unlikely]]
+      co_return err(RecvError::Closed);  // the Receiver itself went
     auto r = s->try_recv();
     if (r || r.error() == RecvError::Closed) co_return r;
   }
@@ -117,7 +124,7 @@ Task<Result<typename State::value_type, RecvError>> recv_slow(State* s) {
 // Target: a small value with try_send(T&&) -> R and slow(T) -> Task<R> (XStateTarget below
 // for spsc, MpscRoute for mpsc); the operation keeps its own copy.
 template <class T, class Target>
-class XSendOp {
+class [[nodiscard]] XSendOp {
   using R = Result<void, SendError<T>>;
 
  public:

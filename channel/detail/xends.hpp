@@ -58,6 +58,9 @@ struct XEnds {
     rx_closed.store(true, std::memory_order_release);  // release: pairs with receiver_gone
     full_fence();                                      // seq_cst: as in wake_senders
     tx_wait.wake_all();
+    // The Receiver's own recv() may still be suspended in some task (it holds a reference on
+    // the state, see StateRef): it completes with Closed.
+    rx_wait.wake_all();
   }
 };
 
@@ -67,6 +70,23 @@ void unref_state(State* s) noexcept {
   // acq_rel: the last owner sees every write of the other before destroying.
   if (s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete s;
 }
+
+// An in-flight slow operation's hold on the state, so the endpoint it came from may be
+// destroyed while it waits without the state (and the wait queue it is parked on) going too.
+template <class State>
+class StateRef {
+ public:
+  explicit StateRef(State* s) noexcept : s_(s) {
+    // relaxed: the caller's endpoint already holds a reference, so the count is above 0.
+    s_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  StateRef(const StateRef&) = delete;
+  StateRef& operator=(const StateRef&) = delete;
+  ~StateRef() { unref_state(s_); }
+
+ private:
+  State* s_;
+};
 
 // A sender's hold on the state. kCloneable: copies are more senders (mpsc kinds).
 template <class State, bool kCloneable>
@@ -92,6 +112,14 @@ class SenderRef {
     return *this;
   }
   ~SenderRef() { reset(); }
+
+  // One more sender on a live state (the caller holds one): an in-flight operation that must
+  // keep the channel open until it completes.
+  static SenderRef adopt_another(State* s) noexcept {
+    // relaxed: the caller's sender already holds the count above 0.
+    s->senders.fetch_add(1, std::memory_order_relaxed);
+    return SenderRef(s);
+  }
 
   bool is_closed() const noexcept { return s_->receiver_gone(); }
   explicit operator bool() const noexcept { return s_ != nullptr; }
@@ -144,7 +172,7 @@ class ReceiverRef {
 // Empty), runs a slow coroutine that parks and retries. attempt() returns the final result or
 // nullopt; make_slow() returns the Task<R>. The slow frame comes from the runtime's slab.
 template <class R, class Attempt, class MakeSlow>
-class TryOrWaitOp {
+class [[nodiscard]] TryOrWaitOp {
  public:
   TryOrWaitOp(Attempt attempt, MakeSlow make_slow) noexcept
       : attempt_(std::move(attempt)), make_slow_(std::move(make_slow)) {}

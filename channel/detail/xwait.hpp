@@ -67,7 +67,8 @@ class XWaitQueue {
   }
 
   // Owner thread: take n back. True if it was still parked (no wake will come); false if a
-  // waker already claimed it (its wake is on the way through the inbox).
+  // waker already claimed it (its wake is on the way through the inbox: a caller that will
+  // never act on it passes it on with wake_one).
   bool remove_task(Node* n) noexcept {
     lock();
     const bool was = n->linked;
@@ -192,7 +193,11 @@ class XWaitAwaiter : PollNode {
   XWaitAwaiter(const XWaitAwaiter&) = delete;
   XWaitAwaiter& operator=(const XWaitAwaiter&) = delete;
   ~XWaitAwaiter() {
-    if (parked_) q_->remove_task(&node_);
+    // Destroyed while parked (abort, timeout). If a waker already claimed us, its wake must
+    // not die with us: hand it to the next waiter (a spurious wake at worst: every waiter
+    // re-checks its condition), or a value could sit in the ring with its sender or receiver
+    // parked forever.
+    if (parked_ && !q_->remove_task(&node_)) q_->wake_one();
     if (poll_task != nullptr) poll_task->rt->remove_poll(this);  // no-op once it fired
   }
   bool await_ready() const noexcept { return false; }

@@ -28,7 +28,7 @@ Task<int> trivial() { co_return 1; }
 
 Task<long> spawn_join_loop() {
   long s = 0;
-  for (long i = 0; i < kN; ++i) s += (co_await spawn(trivial())).value();
+  for (long i = 0; i < kN; ++i) s += *(co_await spawn(trivial()));
   co_return s;
 }
 [[gnu::noinline]] long probe_spawn_join(Runtime& rt) { return rt.block_on(spawn_join_loop()); }

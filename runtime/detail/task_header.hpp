@@ -28,6 +28,13 @@ enum TaskFlags : uint32_t {
   kDead = 1u << 5,         // coroutine destroyed; memory freed when no queue holds it
   kAborted = 1u << 6,      // destroyed by JoinHandle::abort()
   kBlockOnRoot = 1u << 7,  // the task block_on waits for
+  // Freed on a thread that does not own its slab: travels to its runtime's inbox, which frees
+  // it there (Runtime::hand_back).
+  kHandedBack = 1u << 8,
+  // Its runtime was destroyed while this frame (an unspawned Task's) was still alive: the slab
+  // arena it lives in was kept, and freeing the frame releases it (detail::orphan_release).
+  // Such a frame is treated as a heap frame otherwise: any runtime may run it.
+  kOrphaned = 1u << 9,
 };
 
 inline constexpr uint16_t kHeapClass = 0xFFFF;

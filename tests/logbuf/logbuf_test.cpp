@@ -43,7 +43,7 @@ uint64_t roundtrip(B& b, std::size_t n, uint64_t id) {
   EXPECT_TRUE(c) << "n=" << n;
   if (!c) return 0;
   fill(c->span(), id);
-  uint64_t end = c->position() + detail::record_bytes(n);
+  uint64_t end = c->position() + logbuf::detail::record_bytes(n);
   c->commit();
   auto r = b.try_read();
   EXPECT_TRUE(r);
@@ -78,7 +78,7 @@ TYPED_TEST(LogbufTest, ConstructionErrorsAreValues) {
     auto a = TypeParam::create_in(mem, bytes, 256);
     ASSERT_TRUE(a);
     EXPECT_EQ(TypeParam::attach(mem, bytes - 1).error(), LogbufError::RegionTooSmall);
-    using Other = detail::Logbuf<!TypeParam::kMulti>;
+    using Other = logbuf::detail::Logbuf<!TypeParam::kMulti>;
     EXPECT_EQ(Other::attach(mem, bytes).error(), LogbufError::WrongKind);
     // A second object attached to the same region sees what the first wrote.
     auto b = TypeParam::attach(mem, bytes);
@@ -346,7 +346,7 @@ void run_model(std::size_t cap, long steps, unsigned seed) {
         ASSERT_EQ(c.error(), ClaimError::TooLarge);
         continue;
       }
-      const uint64_t rec = detail::record_bytes(n);
+      const uint64_t rec = logbuf::detail::record_bytes(n);
       const uint64_t contiguous = cap - tail % cap;
       const uint64_t pad = rec <= contiguous ? 0 : contiguous;
       const bool fits = tail + pad + rec + reserve - head <= cap;

@@ -1,0 +1,17 @@
+// SLUICE_CHECKED: misuse checks that cost something on hot paths, so they are compiled in only
+// where asked for. On in Debug builds (NDEBUG not defined) and with the CMake option
+// SLUICE_CHECKED=ON (which defines the macro for sluice and its users); 0 otherwise, so
+// Release hot paths carry none of it. Each check stops with a "sluice: ..." message:
+// * a runtime-owned object used from a thread that does not run its runtime (spawn,
+//   JoinHandle::abort, the ends of a local channel, which would otherwise race or hang);
+// * spawn of an empty Task;
+// * Result's operator* / operator-> on the wrong alternative (value() always checks).
+#pragma once
+
+#ifndef SLUICE_CHECKED
+#ifndef NDEBUG
+#define SLUICE_CHECKED 1
+#else
+#define SLUICE_CHECKED 0
+#endif
+#endif
