@@ -136,10 +136,213 @@ inline constexpr const char kDerefOnError[] = "Result::operator*() called on an 
 inline constexpr const char kArrowOnError[] = "Result::operator->() called on an error";
 inline constexpr const char kErrorOnValue[] = "Result::error() called on a value";
 
+// What Result<T, E> and Result<void, E> share: has_value, operator bool, error() and the
+// combinators, written once. Result<T, E> derives from ResultOps<T, E> and makes it a friend;
+// ResultOps holds no data, so the empty base adds no bytes to the tagged union. For the
+// combinators the two differ only in how f sees the value (f(value), or f() for void) and how a
+// value passes through (nothing to copy for void): call_on_value and pass_value_on below. Each
+// combinator passes the Result on as Result&, const Result& or Result&& to its *_impl.
+template <class T, class E>
+class ResultOps {
+  using Derived = Result<T, E>;
+
+ public:
+  [[nodiscard]] bool has_value() const noexcept { return self().ok_; }
+  explicit operator bool() const noexcept { return self().ok_; }
+
+  // Checked: on a value, stops with "sluice: Result::error() called on a value".
+  [[nodiscard]] E& error() & noexcept {
+    check_error();
+    return self().err_;
+  }
+  [[nodiscard]] const E& error() const& noexcept {
+    check_error();
+    return self().err_;
+  }
+  [[nodiscard]] E&& error() && noexcept {
+    check_error();
+    return std::move(self().err_);
+  }
+
+  // f(value) -> U gives Result<U, E> (Result<void, E> when f returns void); on Result<void, E>
+  // f takes no argument. An error passes through without calling f. transform is
+  // std::expected's name for it.
+  template <class F>
+  auto map(F&& f) & {
+    return map_impl(self(), std::forward<F>(f));
+  }
+  template <class F>
+  auto map(F&& f) const& {
+    return map_impl(self(), std::forward<F>(f));
+  }
+  template <class F>
+  auto map(F&& f) && {
+    return map_impl(std::move(self()), std::forward<F>(f));
+  }
+  template <class F>
+  auto transform(F&& f) & {
+    return map(std::forward<F>(f));
+  }
+  template <class F>
+  auto transform(F&& f) const& {
+    return map(std::forward<F>(f));
+  }
+  template <class F>
+  auto transform(F&& f) && {
+    return std::move(*this).map(std::forward<F>(f));
+  }
+
+  // f(value) -> Result<U, E> (f() on Result<void, E>); an error passes through without
+  // calling f.
+  template <class F>
+  auto and_then(F&& f) & {
+    return and_then_impl(self(), std::forward<F>(f));
+  }
+  template <class F>
+  auto and_then(F&& f) const& {
+    return and_then_impl(self(), std::forward<F>(f));
+  }
+  template <class F>
+  auto and_then(F&& f) && {
+    return and_then_impl(std::move(self()), std::forward<F>(f));
+  }
+
+  // f(error) -> G gives Result<T, G>; a value passes through unchanged. transform_error is
+  // std::expected's name for it.
+  template <class F>
+  auto map_error(F&& f) & {
+    return map_error_impl(self(), std::forward<F>(f));
+  }
+  template <class F>
+  auto map_error(F&& f) const& {
+    return map_error_impl(self(), std::forward<F>(f));
+  }
+  template <class F>
+  auto map_error(F&& f) && {
+    return map_error_impl(std::move(self()), std::forward<F>(f));
+  }
+  template <class F>
+  auto transform_error(F&& f) & {
+    return map_error(std::forward<F>(f));
+  }
+  template <class F>
+  auto transform_error(F&& f) const& {
+    return map_error(std::forward<F>(f));
+  }
+  template <class F>
+  auto transform_error(F&& f) && {
+    return std::move(*this).map_error(std::forward<F>(f));
+  }
+
+  // f(error) -> Result<T, G> (a recovery); a value passes through without calling f.
+  template <class F>
+  auto or_else(F&& f) & {
+    return or_else_impl(self(), std::forward<F>(f));
+  }
+  template <class F>
+  auto or_else(F&& f) const& {
+    return or_else_impl(self(), std::forward<F>(f));
+  }
+  template <class F>
+  auto or_else(F&& f) && {
+    return or_else_impl(std::move(self()), std::forward<F>(f));
+  }
+
+ protected:
+  // Checked access: on an error, stops with "sluice: <what>: <error>".
+  void check_value(const char* what) const noexcept {
+    if (!self().ok_) [[unlikely]]
+      result_name::bad_access(what, self().err_);
+  }
+
+ private:
+  Derived& self() noexcept { return static_cast<Derived&>(*this); }
+  const Derived& self() const noexcept { return static_cast<const Derived&>(*this); }
+
+  void check_error() const noexcept {
+    if (self().ok_) [[unlikely]]
+      fatal(kErrorOnValue);
+  }
+
+  // f(value), or f() on Result<void, E>. Self is Result&, const Result& or Result: forwarding
+  // it forwards the member.
+  template <class Self, class F>
+  static decltype(auto) call_on_value(Self&& self, F&& f) {
+    if constexpr (std::is_void_v<T>)
+      return std::invoke(std::forward<F>(f));
+    else
+      return std::invoke(std::forward<F>(f), std::forward<Self>(self).val_);
+  }
+  template <class Self, class F>
+  using value_call_t = decltype(call_on_value(std::declval<Self>(), std::declval<F>()));
+  template <class Self, class F>
+  using error_call_t = std::invoke_result_t<F, decltype((std::declval<Self>().err_))>;
+
+  // The pass-through branches, out of line: inlined into a caller that knows which alternative
+  // a Result holds, g++ 12 (-O3 with sanitizers) warns that the other one may be read
+  // uninitialised (-Wmaybe-uninitialized) even though the branch is dead.
+  template <class R, class Self>
+  [[gnu::noinline]] static R pass_error(Self&& self) {
+    return R(Err<E>{std::forward<Self>(self).err_});
+  }
+  template <class R, class Self>
+  [[gnu::noinline]] static R pass_value(Self&& self) {
+    return R(std::forward<Self>(self).val_);
+  }
+  // A value passed through to R; Result<void, E> has none to read, so R() is built in line.
+  template <class R, class Self>
+  static R pass_value_on(Self&& self) {
+    if constexpr (std::is_void_v<T>)
+      return R();
+    else
+      return pass_value<R>(std::forward<Self>(self));
+  }
+
+  template <class Self, class F>
+  static auto map_impl(Self&& self, F&& f) {
+    using U = std::remove_cvref_t<value_call_t<Self, F>>;
+    using R = Result<U, E>;
+    if (!self.ok_) return pass_error<R>(std::forward<Self>(self));
+    if constexpr (std::is_void_v<U>) {
+      call_on_value(std::forward<Self>(self), std::forward<F>(f));
+      return R();
+    } else {
+      return R(call_on_value(std::forward<Self>(self), std::forward<F>(f)));
+    }
+  }
+  template <class Self, class F>
+  static auto and_then_impl(Self&& self, F&& f) {
+    using R = std::remove_cvref_t<value_call_t<Self, F>>;
+    static_assert(is_result_v<R>, "and_then: f must return a Result");
+    static_assert(std::is_same_v<typename R::error_type, E>,
+                  "and_then: f must return a Result with the same error type");
+    if (!self.ok_) return pass_error<R>(std::forward<Self>(self));
+    return call_on_value(std::forward<Self>(self), std::forward<F>(f));
+  }
+  template <class Self, class F>
+  static auto map_error_impl(Self&& self, F&& f) {
+    using G = std::remove_cv_t<error_call_t<Self, F>>;
+    using R = Result<T, G>;
+    if (self.ok_) return pass_value_on<R>(std::forward<Self>(self));
+    return R(Err<G>{std::invoke(std::forward<F>(f), std::forward<Self>(self).err_)});
+  }
+  template <class Self, class F>
+  static auto or_else_impl(Self&& self, F&& f) {
+    using R = std::remove_cvref_t<error_call_t<Self, F>>;
+    static_assert(is_result_v<R>, "or_else: f must return a Result");
+    static_assert(std::is_same_v<typename R::value_type, T>,
+                  "or_else: f must return a Result with the same value type (Result<void, G> "
+                  "for Result<void, E>)");
+    if (self.ok_) return pass_value_on<R>(std::forward<Self>(self));
+    return std::invoke(std::forward<F>(f), std::forward<Self>(self).err_);
+  }
+};
+
 }  // namespace detail
 
+// has_value, operator bool, error() and the combinators come from detail::ResultOps.
 template <class T, class E>
-class [[nodiscard]] Result {
+class [[nodiscard]] Result : public detail::ResultOps<T, E> {
  public:
   using value_type = T;
   using error_type = E;
@@ -178,53 +381,36 @@ class [[nodiscard]] Result {
   }
   ~Result() { destroy(); }
 
-  [[nodiscard]] bool has_value() const noexcept { return ok_; }
-  explicit operator bool() const noexcept { return ok_; }
-
   // Checked: on an error, stops with "sluice: Result::value() called on an error: <error>".
   [[nodiscard]] T& value() & noexcept {
-    check_value(detail::kValueOnError);
+    this->check_value(detail::kValueOnError);
     return val_;
   }
   [[nodiscard]] const T& value() const& noexcept {
-    check_value(detail::kValueOnError);
+    this->check_value(detail::kValueOnError);
     return val_;
   }
   [[nodiscard]] T&& value() && noexcept {
-    check_value(detail::kValueOnError);
+    this->check_value(detail::kValueOnError);
     return std::move(val_);
   }
 
   // Unchecked (checked under SLUICE_CHECKED): for use right after `if (r)`.
   [[nodiscard]] T& operator*() & noexcept {
-    if constexpr (detail::kCheckedDeref) check_value(detail::kDerefOnError);
+    if constexpr (detail::kCheckedDeref) this->check_value(detail::kDerefOnError);
     return val_;
   }
   [[nodiscard]] T&& operator*() && noexcept {
-    if constexpr (detail::kCheckedDeref) check_value(detail::kDerefOnError);
+    if constexpr (detail::kCheckedDeref) this->check_value(detail::kDerefOnError);
     return std::move(val_);
   }
   [[nodiscard]] T* operator->() noexcept {
-    if constexpr (detail::kCheckedDeref) check_value(detail::kArrowOnError);
+    if constexpr (detail::kCheckedDeref) this->check_value(detail::kArrowOnError);
     return &val_;
   }
   [[nodiscard]] const T* operator->() const noexcept {
-    if constexpr (detail::kCheckedDeref) check_value(detail::kArrowOnError);
+    if constexpr (detail::kCheckedDeref) this->check_value(detail::kArrowOnError);
     return &val_;
-  }
-
-  // Checked: on a value, stops with "sluice: Result::error() called on a value".
-  [[nodiscard]] E& error() & noexcept {
-    check_error();
-    return err_;
-  }
-  [[nodiscard]] const E& error() const& noexcept {
-    check_error();
-    return err_;
-  }
-  [[nodiscard]] E&& error() && noexcept {
-    check_error();
-    return std::move(err_);
   }
 
   // The value, or `d` converted to T.
@@ -243,150 +429,8 @@ class [[nodiscard]] Result {
     return static_cast<T>(std::forward<U>(d));
   }
 
-  // f(value) -> U gives Result<U, E> (Result<void, E> when f returns void); an error passes
-  // through unchanged. std::expected calls it transform.
-  template <class F>
-  auto map(F&& f) & {
-    return map_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto map(F&& f) const& {
-    return map_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto map(F&& f) && {
-    return map_impl(std::move(*this), std::forward<F>(f));
-  }
-  template <class F>
-  auto transform(F&& f) & {
-    return map_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto transform(F&& f) const& {
-    return map_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto transform(F&& f) && {
-    return map_impl(std::move(*this), std::forward<F>(f));
-  }
-
-  // f(value) -> Result<U, E>; an error passes through without calling f.
-  template <class F>
-  auto and_then(F&& f) & {
-    return and_then_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto and_then(F&& f) const& {
-    return and_then_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto and_then(F&& f) && {
-    return and_then_impl(std::move(*this), std::forward<F>(f));
-  }
-
-  // f(error) -> G gives Result<T, G>; a value passes through unchanged.
-  template <class F>
-  auto map_error(F&& f) & {
-    return map_error_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto map_error(F&& f) const& {
-    return map_error_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto map_error(F&& f) && {
-    return map_error_impl(std::move(*this), std::forward<F>(f));
-  }
-  template <class F>
-  auto transform_error(F&& f) & {
-    return map_error_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto transform_error(F&& f) const& {
-    return map_error_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto transform_error(F&& f) && {
-    return map_error_impl(std::move(*this), std::forward<F>(f));
-  }
-
-  // f(error) -> Result<T, G> (a recovery); a value passes through without calling f.
-  template <class F>
-  auto or_else(F&& f) & {
-    return or_else_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto or_else(F&& f) const& {
-    return or_else_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto or_else(F&& f) && {
-    return or_else_impl(std::move(*this), std::forward<F>(f));
-  }
-
  private:
-  void check_value(const char* what) const noexcept {
-    if (!ok_) [[unlikely]]
-      detail::result_name::bad_access(what, err_);
-  }
-  void check_error() const noexcept {
-    if (ok_) [[unlikely]]
-      detail::fatal(detail::kErrorOnValue);
-  }
-
-  // The pass-through branches, out of line: inlined into a caller that knows which alternative
-  // a Result holds, g++ 12 (-O3 with sanitizers) warns that the other one may be read
-  // uninitialised (-Wmaybe-uninitialized) even though the branch is dead.
-  template <class R, class Self>
-  [[gnu::noinline]] static R pass_error(Self&& self) {
-    return R(Err<E>{std::forward<Self>(self).err_});
-  }
-  template <class R, class Self>
-  [[gnu::noinline]] static R pass_value(Self&& self) {
-    return R(std::forward<Self>(self).val_);
-  }
-
-  // Self is Result&, const Result& or Result: forwarding it forwards the member.
-  template <class Self, class F>
-  static auto map_impl(Self&& self, F&& f) {
-    using U =
-        std::remove_cvref_t<std::invoke_result_t<F, decltype((std::forward<Self>(self).val_))>>;
-    using R = Result<U, E>;
-    if (!self.ok_) return pass_error<R>(std::forward<Self>(self));
-    if constexpr (std::is_void_v<U>) {
-      std::invoke(std::forward<F>(f), std::forward<Self>(self).val_);
-      return R();
-    } else {
-      return R(std::invoke(std::forward<F>(f), std::forward<Self>(self).val_));
-    }
-  }
-  template <class Self, class F>
-  static auto and_then_impl(Self&& self, F&& f) {
-    using R =
-        std::remove_cvref_t<std::invoke_result_t<F, decltype((std::forward<Self>(self).val_))>>;
-    static_assert(detail::is_result_v<R>, "and_then: f must return a Result");
-    static_assert(std::is_same_v<typename R::error_type, E>,
-                  "and_then: f must return a Result with the same error type");
-    if (!self.ok_) return pass_error<R>(std::forward<Self>(self));
-    return std::invoke(std::forward<F>(f), std::forward<Self>(self).val_);
-  }
-  template <class Self, class F>
-  static auto map_error_impl(Self&& self, F&& f) {
-    using G = std::remove_cv_t<std::invoke_result_t<F, decltype((std::forward<Self>(self).err_))>>;
-    using R = Result<T, G>;
-    if (self.ok_) return pass_value<R>(std::forward<Self>(self));
-    return R(Err<G>{std::invoke(std::forward<F>(f), std::forward<Self>(self).err_)});
-  }
-  template <class Self, class F>
-  static auto or_else_impl(Self&& self, F&& f) {
-    using R =
-        std::remove_cvref_t<std::invoke_result_t<F, decltype((std::forward<Self>(self).err_))>>;
-    static_assert(detail::is_result_v<R>, "or_else: f must return a Result");
-    static_assert(std::is_same_v<typename R::value_type, T>,
-                  "or_else: f must return a Result with the same value type");
-    if (self.ok_) return pass_value<R>(std::forward<Self>(self));
-    return std::invoke(std::forward<F>(f), std::forward<Self>(self).err_);
-  }
+  friend detail::ResultOps<T, E>;
 
   void destroy() noexcept {
     if (ok_)
@@ -403,7 +447,7 @@ class [[nodiscard]] Result {
 
 // Result<void, E>: success carries nothing.
 template <class E>
-class [[nodiscard]] Result<void, E> {
+class [[nodiscard]] Result<void, E> : public detail::ResultOps<void, E> {
  public:
   using value_type = void;
   using error_type = E;
@@ -426,158 +470,11 @@ class [[nodiscard]] Result<void, E> {
   }
   ~Result() { destroy(); }
 
-  [[nodiscard]] bool has_value() const noexcept { return ok_; }
-  explicit operator bool() const noexcept { return ok_; }
-
   // Asserts success: on an error, stops with "sluice: Result::value() called on an error: ...".
-  void value() const noexcept {
-    if (!ok_) [[unlikely]]
-      detail::result_name::bad_access(detail::kValueOnError, err_);
-  }
-
-  [[nodiscard]] E& error() & noexcept {
-    check_error();
-    return err_;
-  }
-  [[nodiscard]] const E& error() const& noexcept {
-    check_error();
-    return err_;
-  }
-  [[nodiscard]] E&& error() && noexcept {
-    check_error();
-    return std::move(err_);
-  }
-
-  // f() -> U gives Result<U, E>; an error passes through without calling f.
-  template <class F>
-  auto map(F&& f) & {
-    return map_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto map(F&& f) const& {
-    return map_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto map(F&& f) && {
-    return map_impl(std::move(*this), std::forward<F>(f));
-  }
-  template <class F>
-  auto transform(F&& f) & {
-    return map_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto transform(F&& f) const& {
-    return map_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto transform(F&& f) && {
-    return map_impl(std::move(*this), std::forward<F>(f));
-  }
-
-  // f() -> Result<U, E>; an error passes through without calling f.
-  template <class F>
-  auto and_then(F&& f) & {
-    return and_then_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto and_then(F&& f) const& {
-    return and_then_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto and_then(F&& f) && {
-    return and_then_impl(std::move(*this), std::forward<F>(f));
-  }
-
-  // f(error) -> G gives Result<void, G>.
-  template <class F>
-  auto map_error(F&& f) & {
-    return map_error_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto map_error(F&& f) const& {
-    return map_error_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto map_error(F&& f) && {
-    return map_error_impl(std::move(*this), std::forward<F>(f));
-  }
-  template <class F>
-  auto transform_error(F&& f) & {
-    return map_error_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto transform_error(F&& f) const& {
-    return map_error_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto transform_error(F&& f) && {
-    return map_error_impl(std::move(*this), std::forward<F>(f));
-  }
-
-  // f(error) -> Result<void, G>; success passes through without calling f.
-  template <class F>
-  auto or_else(F&& f) & {
-    return or_else_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto or_else(F&& f) const& {
-    return or_else_impl(*this, std::forward<F>(f));
-  }
-  template <class F>
-  auto or_else(F&& f) && {
-    return or_else_impl(std::move(*this), std::forward<F>(f));
-  }
+  void value() const noexcept { this->check_value(detail::kValueOnError); }
 
  private:
-  void check_error() const noexcept {
-    if (ok_) [[unlikely]]
-      detail::fatal(detail::kErrorOnValue);
-  }
-
-  // Out of line for the reason given in Result<T, E>::pass_error.
-  template <class R, class Self>
-  [[gnu::noinline]] static R pass_error(Self&& self) {
-    return R(Err<E>{std::forward<Self>(self).err_});
-  }
-
-  template <class Self, class F>
-  static auto map_impl(Self&& self, F&& f) {
-    using U = std::remove_cvref_t<std::invoke_result_t<F>>;
-    using R = Result<U, E>;
-    if (!self.ok_) return pass_error<R>(std::forward<Self>(self));
-    if constexpr (std::is_void_v<U>) {
-      std::invoke(std::forward<F>(f));
-      return R();
-    } else {
-      return R(std::invoke(std::forward<F>(f)));
-    }
-  }
-  template <class Self, class F>
-  static auto and_then_impl(Self&& self, F&& f) {
-    using R = std::remove_cvref_t<std::invoke_result_t<F>>;
-    static_assert(detail::is_result_v<R>, "and_then: f must return a Result");
-    static_assert(std::is_same_v<typename R::error_type, E>,
-                  "and_then: f must return a Result with the same error type");
-    if (!self.ok_) return pass_error<R>(std::forward<Self>(self));
-    return std::invoke(std::forward<F>(f));
-  }
-  template <class Self, class F>
-  static auto map_error_impl(Self&& self, F&& f) {
-    using G = std::remove_cv_t<std::invoke_result_t<F, decltype((std::forward<Self>(self).err_))>>;
-    using R = Result<void, G>;
-    if (self.ok_) return R();
-    return R(Err<G>{std::invoke(std::forward<F>(f), std::forward<Self>(self).err_)});
-  }
-  template <class Self, class F>
-  static auto or_else_impl(Self&& self, F&& f) {
-    using R =
-        std::remove_cvref_t<std::invoke_result_t<F, decltype((std::forward<Self>(self).err_))>>;
-    static_assert(detail::is_result_v<R>, "or_else: f must return a Result");
-    static_assert(std::is_void_v<typename R::value_type>,
-                  "or_else: f must return a Result<void, G>");
-    if (self.ok_) return R();
-    return std::invoke(std::forward<F>(f), std::forward<Self>(self).err_);
-  }
+  friend detail::ResultOps<void, E>;
 
   void destroy() noexcept {
     if (!ok_) err_.~E();
@@ -588,5 +485,10 @@ class [[nodiscard]] Result<void, E> {
   };
   bool ok_;
 };
+
+// The shared base takes no room: a Result is its union and its tag.
+static_assert(sizeof(Result<int, int>) == 2 * sizeof(int));
+static_assert(sizeof(Result<void, int>) == 2 * sizeof(int));
+static_assert(sizeof(Result<void, char>) == 2);
 
 }  // namespace sluice

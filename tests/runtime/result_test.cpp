@@ -301,7 +301,7 @@ TEST_F(ResultDeathTest, ErrorOnValue) {
   Result<int, RecvError> r = 1;
   EXPECT_DEATH((void)r.error(), "sluice: Result::error\\(\\) called on a value");
   EXPECT_DEATH((void)std::move(r).error(), "sluice: Result::error\\(\\) called on a value");
-  const Result<void, std::string> v;
+  const Result<void, RecvError> v;
   EXPECT_DEATH((void)v.error(), "sluice: Result::error\\(\\) called on a value");
 }
 

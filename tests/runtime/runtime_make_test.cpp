@@ -16,8 +16,9 @@
 
 using namespace sluice;
 
-// The slab test's huge allocation must come back as nullptr under ASan too.
+// The slab test's huge allocation must come back as nullptr under ASan and TSan too.
 extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+extern "C" const char* __tsan_default_options() { return "allocator_may_return_null=1"; }
 
 namespace {
 
