@@ -88,14 +88,18 @@ struct State {
   bool rx_alive = true;
   sluice::detail::WaitList<RecvWaiter> recv_waiters;
   sluice::detail::WaitList<SendWaiter<T>> send_waiters;
-  // The thread the channel is used on (bound by its first operation); read only by the
-  // SLUICE_CHECKED check. Always present so checked and unchecked code agree on the layout.
+  // The thread whose tasks use the channel (bound by the first operation made inside a task);
+  // read only by the SLUICE_CHECKED check. Always present so checked and unchecked code agree
+  // on the layout.
   const void* owner = nullptr;
 
-  // Checked builds: a local channel belongs to one runtime's thread. Used from two, it would
-  // race (no atomics) or hang (a wake scheduled on the wrong runtime): stop instead.
+  // Checked builds: a local channel belongs to one runtime's thread. Used by tasks on two, it
+  // would race (no atomics) or hang (a wake scheduled on the wrong runtime): stop instead.
+  // Operations outside any task (filling a channel before its runtime's thread starts) are
+  // not checked: handing a channel to another thread before use is fine.
   void check_owner() noexcept {
 #if SLUICE_CHECKED
+    if (sluice::detail::tl_ctx.current == nullptr) return;
     const void* me = &sluice::detail::tl_ctx;
     if (owner == nullptr)
       owner = me;

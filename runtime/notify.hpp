@@ -74,13 +74,13 @@ class Notify {
     }
   }
 
-  // Waiter side: consume a stored permit without waiting.
+  // Waiter side: consume a stored permit without waiting. Not while a task waits on this
+  // Notify (that would be a second consumer; checked builds stop).
   bool try_acquire() noexcept {
-    // acquire: pairs with notify()'s release; its writes are visible once we return true.
-    const uint64_t w = word_.load(std::memory_order_acquire) & kCountMask;
-    if (w == seen_) return false;
-    seen_ = w;  // every notify up to w is consumed by this one permit
-    return true;
+#if SLUICE_CHECKED
+    check_no_waiter("Notify::try_acquire");
+#endif
+    return take_permit();
   }
 
   class [[nodiscard]] Awaiter : detail::PollNode {
@@ -88,7 +88,12 @@ class Notify {
     explicit Awaiter(Notify* notify) noexcept : n(notify) {}
     Awaiter(const Awaiter&) = delete;
     Awaiter& operator=(const Awaiter&) = delete;
-    bool await_ready() noexcept { return n->try_acquire(); }
+    bool await_ready() noexcept {
+#if SLUICE_CHECKED
+      n->check_no_waiter("Notify::wait");
+#endif
+      return n->take_permit();
+    }
     bool await_suspend(std::coroutine_handle<> h) noexcept {
       // relaxed: only the waiter side writes it; the exchange detects a second waiter, also one
       // on another thread (which is misuse either way).
@@ -121,6 +126,7 @@ class Notify {
         if (n->word_.compare_exchange_weak(w, reg | kParked, std::memory_order_acq_rel,
                                            std::memory_order_acquire)) {
           n->seen_ = reg;  // our own step is not a notify
+          reg_at = reg;
           return true;
         }
       }
@@ -134,11 +140,13 @@ class Notify {
       if (me == nullptr) return;  // completed without suspending
       if (polled) {
         polled = false;
-        (void)n->try_acquire();  // the poll saw the counter move: consume it
+        (void)n->take_permit();  // the poll saw the counter move: consume it
       } else {
-        // Woken by the claim of the first notify after our registration at seen_: consume
-        // that one. Later notifies stay a permit, as they would had they come after the wake.
-        n->seen_ += kStep;
+        // Woken by the claim of the first notify after our registration: consume that one.
+        // Later notifies stay a permit, as they would had they come after the wake. max: if
+        // something consumed permits between the claim and now (misuse: a try_acquire while
+        // we wait), seen_ must still never pass the word's counter.
+        if (n->seen_ < reg_at + kStep) n->seen_ = reg_at + kStep;
       }
       me = nullptr;
       n->waiting_.store(false, std::memory_order_relaxed);  // relaxed: waiter side only
@@ -176,12 +184,26 @@ class Notify {
     }
     Notify* n;
     detail::TaskHeader* me = nullptr;
+    uint64_t reg_at = 0;  // the counter value our registration made (parked waits)
     bool polled = false;
   };
   // Completes once notify() has been called (after or before this wait started).
   [[nodiscard]] Awaiter wait() noexcept { return Awaiter{this}; }
 
  private:
+  bool take_permit() noexcept {
+    // acquire: pairs with notify()'s release; its writes are visible once we return true.
+    const uint64_t w = word_.load(std::memory_order_acquire) & kCountMask;
+    if (w == seen_) return false;
+    seen_ = w;  // every notify up to w is consumed by this one permit
+    return true;
+  }
+  void check_no_waiter(const char* what) const noexcept {
+    // relaxed: the waiter side's own flag (a misuse check, not a hand-off).
+    if (waiting_.load(std::memory_order_relaxed))
+      detail::fatal(what, "a task already waits on this Notify (one consumer at a time)");
+  }
+
   static constexpr uint64_t kParked = 1;  // bit 0: a parked waiter is registered
   static constexpr uint64_t kStep = 2;    // one notify, or one registration
   static constexpr uint64_t kCountMask = ~kParked;

@@ -23,13 +23,17 @@ static_assert(sizeof(io_uring) <= 256, "ring_storage_ too small");
 io_uring* ring_of(unsigned char* storage) { return reinterpret_cast<io_uring*>(storage); }
 }  // namespace
 
-// ---- orphaned frames: Tasks that outlive the runtime whose slab they were carved from ----
+// ---- frames freed away from their runtime, and orphans: Tasks that outlive the runtime whose
+// slab they were carved from ----
 //
 // The runtime's destructor hands its arenas to an OrphanArenas record when frames are still
-// allocated in them; each such frame is marked kOrphaned (and looks like a heap frame to
-// everyone else), and the record frees the arenas when the last one is released. Rare, and
-// never on a hot path, so one process-wide list under a mutex: a frame may be freed on any
-// thread, and nothing in the frame itself could point at the record.
+// allocated in them; each such frame's rt becomes orphan_runtime(), and the record frees the
+// arenas when the last one is released. Rare, and never on a hot path, so one process-wide
+// list under one mutex, which also orders the two cross-thread cases: a frame freed on a
+// thread where its runtime is not running is handed back to that runtime (free_foreign) under
+// the mutex, and a runtime's destructor drains its inbox one last time and orphans what is
+// left under the same mutex. So a hand-back either lands before that last drain or sees the
+// frame orphaned; it never pushes into a runtime that is gone.
 namespace {
 struct OrphanArenas {
   char* arena[SlabConfig::kClasses];
@@ -47,27 +51,47 @@ struct OrphanArenas {
 };
 std::mutex g_orphans_mu;
 OrphanArenas* g_orphans = nullptr;  // guarded by g_orphans_mu
+
+// Caller holds g_orphans_mu. Returns the record to free (its last frame went), or nullptr.
+OrphanArenas* orphan_release_locked(detail::TaskHeader* h) noexcept {
+  h->~TaskHeader();
+  for (OrphanArenas** pp = &g_orphans; *pp != nullptr; pp = &(*pp)->next) {
+    if (!(*pp)->holds(h)) continue;
+    OrphanArenas* rec = *pp;
+    if (--rec->live != 0) return nullptr;
+    *pp = rec->next;
+    return rec;
+  }
+  return nullptr;  // its record could not be allocated: the arena is leaked, never freed
+}
+void free_record(OrphanArenas* rec) noexcept {
+  if (rec == nullptr) return;
+  for (char* a : rec->arena) FrameSlab::free_arena(a);
+  delete rec;
+}
 }  // namespace
 
 namespace detail {
 void orphan_release(TaskHeader* h) noexcept {
-  h->~TaskHeader();
+  OrphanArenas* done;
+  {
+    std::lock_guard<std::mutex> lock(g_orphans_mu);
+    done = orphan_release_locked(h);
+  }
+  free_record(done);
+}
+
+void free_foreign(TaskHeader* h) noexcept {
   OrphanArenas* done = nullptr;
   {
     std::lock_guard<std::mutex> lock(g_orphans_mu);
-    for (OrphanArenas** pp = &g_orphans; *pp != nullptr; pp = &(*pp)->next) {
-      if (!(*pp)->holds(h)) continue;
-      if (--(*pp)->live == 0) {
-        done = *pp;
-        *pp = done->next;
-      }
-      break;
-    }
+    // acquire: pairs with the orphaning store; under the lock the answer cannot change.
+    if (Runtime::is_orphan(h))
+      done = orphan_release_locked(h);
+    else
+      Runtime::hand_back(h);  // its runtime is alive: its last drain takes this lock first
   }
-  if (done != nullptr) {
-    for (char* a : done->arena) FrameSlab::free_arena(a);
-    delete done;
-  }
+  free_record(done);
 }
 
 void detached_exception(TaskHeader* t, std::exception_ptr e) noexcept {
@@ -114,9 +138,20 @@ Result<void, RuntimeError> Runtime::init() noexcept {
   } catch (const std::bad_alloc&) {
     return err(RuntimeError{RuntimeErrc::OutOfMemory, ENOMEM});
   }
-  prev_current_ = detail::tl_ctx.rt;
-  if (prev_current_ == nullptr) detail::tl_ctx.rt = this;
   return {};
+}
+
+void Runtime::adopt_orphan_or_die(detail::TaskHeader* t) noexcept {
+  if (!is_orphan(t))
+    detail::fatal(
+        "spawn/block_on: the task's frame belongs to another runtime's slab; create the task "
+        "on the thread of the runtime that runs it, or check with try_spawn");
+  // Its first runtime is gone and no other thread holds it now (the Task was moved here):
+  // from now on it is a heap-like frame of the runtime that runs it, released to its orphan
+  // record when freed.
+  t->flags |= detail::kOrphaned;
+  t->slab_class = detail::kHeapClass;
+  t->rt = nullptr;
 }
 
 Runtime::~Runtime() {
@@ -147,23 +182,31 @@ Runtime::~Runtime() {
   delete shutdown_token_;
   if (ring_ok_) io_uring_queue_exit(ring_of(ring_storage_));
   if (efd_ >= 0) ::close(efd_);
-  detail::tl_ctx.rt = saved == this ? prev_current_ : saved;
+  detail::tl_ctx.rt = saved;
 }
 
 // Frames still allocated now belong to Tasks that were never spawned (a Task object held
 // somewhere else). They keep their memory: the arenas go to an OrphanArenas record, and each
 // frame becomes an orphan that any thread may free, or any runtime run (see task_header.hpp).
+// Under the orphan lock (see the top of this file): frames handed back meanwhile are drained
+// first; only rt is written in each orphan, since the thread that holds its Task may be reading
+// the rest of the header this very moment (frame_free).
 void Runtime::orphan_remaining_frames() noexcept {
+  auto* rec = new (std::nothrow) OrphanArenas{};
+  std::lock_guard<std::mutex> lock(g_orphans_mu);
+  drain_inbox();
   std::size_t n = 0;
   slab_.for_each_allocated([&n](void* slot) {
     auto* t = static_cast<detail::TaskHeader*>(slot);
-    t->flags |= detail::kOrphaned;
-    t->rt = nullptr;
-    t->slab_class = detail::kHeapClass;
+    // release: a thread that sees it (frame_free, spawn) sees the record published below
+    // too, since it then takes this lock.
+    std::atomic_ref<Runtime*>(t->rt).store(detail::orphan_runtime(), std::memory_order_release);
     ++n;
   });
-  if (n == 0) return;
-  auto* rec = new (std::nothrow) OrphanArenas{};
+  if (n == 0) {
+    delete rec;
+    return;
+  }
   char* arenas[SlabConfig::kClasses];
   std::size_t bytes[SlabConfig::kClasses];
   slab_.release_arenas(arenas, bytes);
@@ -173,7 +216,6 @@ void Runtime::orphan_remaining_frames() noexcept {
     rec->bytes[c] = bytes[c];
   }
   rec->live = n;
-  std::lock_guard<std::mutex> lock(g_orphans_mu);
   rec->next = g_orphans;
   g_orphans = rec;
 }
@@ -336,10 +378,8 @@ void Runtime::run_until(detail::TaskHeader* root) {
   c.current = saved_cur;
 }
 
-ShutdownReport Runtime::shutdown(std::chrono::nanoseconds quiesce) {
+ShutdownReport Runtime::shutdown_until(Clock::time_point deadline) {
   shutdown_token_->cancel();
-  // Saturated: shutdown(nanoseconds::max()) waits for every task, however long.
-  const auto deadline = detail::deadline_after(quiesce);
   detail::ThreadContext& c = detail::tl_ctx;
   Runtime* saved = c.rt;
   if (running_)

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "detail/checked.hpp"
+#include "detail/deadline.hpp"
 #include "detail/fatal.hpp"
 #include "detail/inbox.hpp"
 #include "detail/task_header.hpp"
@@ -48,10 +49,11 @@ struct RuntimeConfig {
   // Counters::detached_exceptions whether or not a handler is set. Must not throw (a throw
   // terminates). Not called on a hot path: only when such a task ends.
   std::function<void(std::exception_ptr)> on_detached_exception{};
-  // When io_uring cannot be set up (disabled by the kernel or a seccomp policy, fd limit),
-  // Runtime::make fails with RuntimeErrc::IoUring. false: park with poll(2) on the eventfd
-  // instead (cross-thread wakes and timers still work; the I/O driver needs the ring).
-  bool require_io_uring = true;
+  // true: when io_uring cannot be set up (disabled by the kernel or a seccomp policy, as in
+  // Docker's default profile; the fd limit), Runtime::make fails with RuntimeErrc::IoUring.
+  // false (the default while the ring is only used for parking): park with poll(2) on the
+  // eventfd instead; cross-thread wakes and timers work the same. uses_io_uring() tells.
+  bool require_io_uring = false;
 };
 
 struct Counters {
@@ -150,8 +152,10 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  // The runtime running on this thread (inside block_on / shutdown), else the one most recently
-  // constructed on this thread and still alive, else nullptr.
+  // The runtime running on this thread (inside block_on, shutdown or its destructor), else
+  // nullptr. Frames of tasks created while one runs come from its slab; others from the heap.
+  // (Until 2026-11-29 a constructed runtime stayed current on its thread: moved to another
+  // thread and destroyed there, it left that pointer dangling.)
   static Runtime* current() noexcept { return detail::tl_ctx.rt; }
 
   // Runs the loop until `t` finishes; returns its value or rethrows its exception.
@@ -178,12 +182,19 @@ class Runtime {
   // Can this runtime run (and later free) the task? False for an empty task too.
   template <class T>
   bool can_spawn(const Task<T>& t) const noexcept {
-    return t.valid() && owns_frame(detail::TaskHeader::of(t.handle()));
+    if (!t.valid()) return false;
+    const detail::TaskHeader* h = detail::TaskHeader::of(t.handle());
+    return owns_frame(h) || is_orphan(h);
   }
 
   // Cancels shutdown_token(), then runs until every spawned task has finished or `quiesce`
-  // elapsed. Tasks still alive are reported (and destroyed when the Runtime is).
-  ShutdownReport shutdown(std::chrono::nanoseconds quiesce);
+  // elapsed (any duration type; one past what the clock holds waits forever). Tasks still
+  // alive are reported (and destroyed when the Runtime is).
+  template <class Rep, class Period>
+  ShutdownReport shutdown(std::chrono::duration<Rep, Period> quiesce) {
+    return shutdown_until(detail::deadline_after(quiesce));
+  }
+  ShutdownReport shutdown_until(Clock::time_point deadline);
   CancellationToken& shutdown_token() noexcept;
 
   const Counters& counters() const noexcept { return counters_; }
@@ -221,8 +232,8 @@ class Runtime {
 
   // Any thread but t's runtime's: a frame freed here that belongs to that runtime's slab goes
   // back through its inbox, and the runtime frees it (a slab is touched by its owner only).
-  // The runtime must be alive; one that is destroyed first orphans the frame instead
-  // (kOrphaned), so that is only a race with its destructor.
+  // Called by detail::free_foreign under the orphan lock, which the runtime's destructor takes
+  // for its last drain: so the runtime is alive and will drain this push.
   static void hand_back(detail::TaskHeader* t) noexcept {
     t->flags |= detail::kDead | detail::kHandedBack;
     wake_remote(t);
@@ -258,6 +269,12 @@ class Runtime {
 
   // Slab access for frame allocation (owner thread).
   void* slab_alloc(uint16_t cls) noexcept { return slab_.alloc(cls); }
+  // True when a runtime's destructor has orphaned t's frame (see task_header.hpp).
+  static bool is_orphan(const detail::TaskHeader* t) noexcept {
+    // acquire: pairs with the orphaning runtime's release store of rt.
+    return std::atomic_ref<Runtime*>(const_cast<Runtime*&>(t->rt))
+               .load(std::memory_order_acquire) == detail::orphan_runtime();
+  }
   void slab_free(void* p, uint16_t cls) noexcept { slab_.free(p, cls); }
   void count_slab_miss() noexcept { ++counters_.slab_misses; }
   void release_frame(detail::TaskHeader* h) noexcept;
@@ -285,16 +302,18 @@ class Runtime {
   bool owns_frame(const detail::TaskHeader* t) const noexcept {
     return t->rt == nullptr || t->rt == this || t->slab_class == detail::kHeapClass;
   }
-  // Checked builds: is the calling thread the one this runtime runs on?
+  // Checked builds: while this runtime runs, is the calling thread the one it runs on? (A
+  // runtime that is not running may be handed between threads: not checked.)
   void check_owner_thread(const char* what) const noexcept {
-    if (owner_ != &detail::tl_ctx)
-      detail::fatal(what, "called from a thread that is not the runtime's");
+    if (running_ && owner_ != &detail::tl_ctx)
+      detail::fatal(what, "called from a thread that is not the running runtime's");
   }
+  // An orphaned frame (its runtime destroyed first) becomes a heap-like frame of whichever
+  // runtime runs it; anything else foreign cannot run here.
+  static void adopt_orphan_or_die(detail::TaskHeader* t) noexcept;
   void adopt(detail::TaskHeader* t) noexcept {
     if (!owns_frame(t)) [[unlikely]]
-      detail::fatal(
-          "spawn/block_on: the task's frame belongs to another runtime's slab; create the task "
-          "on the thread of the runtime that runs it, or check with try_spawn");
+      adopt_orphan_or_die(t);
     t->flags |= detail::kSpawned;
     t->rt = this;
     t->leaf = t->handle();
@@ -351,11 +370,10 @@ class Runtime {
   std::size_t live_ = 0;
   Counters counters_{};
   TimerWheel timers_;
-  Runtime* prev_current_ = nullptr;
   bool running_ = false;
   CancellationToken* shutdown_token_ = nullptr;
-  // The thread that runs this runtime (its ThreadContext's address): the constructing thread
-  // until block_on or shutdown runs it somewhere. Read by the SLUICE_CHECKED owner checks.
+  // The thread that runs (or last ran) this runtime: its ThreadContext's address. Read by the
+  // SLUICE_CHECKED owner checks while running_.
   const void* owner_ = nullptr;
 
   // io_uring park (opaque storage keeps <liburing.h> out of user headers). alignas(64): at
@@ -511,12 +529,15 @@ inline void* frame_alloc(std::size_t n) {
 // Releases an orphaned frame's memory (runtime.cpp): the arena it lives in is freed with the
 // last such frame.
 void orphan_release(TaskHeader* h) noexcept;
+// A slab frame freed on a thread where its runtime is not running (runtime.cpp): handed back to
+// that runtime, or released as an orphan if the runtime is gone.
+void free_foreign(TaskHeader* h) noexcept;
 
 inline void frame_free(void* frame) noexcept {
   TaskHeader* h = TaskHeader::of(frame);
   // Still referenced by the ready queue or by a cross-thread wake in flight: the queue that
-  // holds it frees it when it lets go (Runtime::release_frame). Orphaned: its runtime is gone
-  // and its arena with it, but for this frame. One test for all three (rare) cases.
+  // holds it frees it when it lets go (Runtime::release_frame). Orphaned and adopted by a
+  // runtime: its arena outlived its first runtime. One test for all three (rare) cases.
   if (h->queued || (h->flags & (kRemoteArmed | kOrphaned))) [[unlikely]] {
     if (h->queued || (h->flags & kRemoteArmed))
       h->flags |= kDead;
@@ -528,13 +549,20 @@ inline void frame_free(void* frame) noexcept {
     // Heap frames may have no runtime (created outside one): no slab to return them to.
     h->~TaskHeader();
     ::operator delete (static_cast<void*>(h), std::align_val_t{alignof(TaskHeader)});
-  } else if (h->rt != tl_ctx.rt) [[unlikely]] {
+    return;
+  }
+  // acquire: the runtime's destructor may orphan this frame from its own thread (a release
+  // store of orphan_runtime()) while a Task holding it is dropped here; a plain load on x86.
+  Runtime* rt = std::atomic_ref<Runtime*>(h->rt).load(std::memory_order_acquire);
+  if (rt != tl_ctx.rt) [[unlikely]] {
     // A slab is its runtime's alone: a frame freed on another thread (say, a Task handed back
     // by try_spawn and dropped there) is freed by its own runtime instead.
-    Runtime::hand_back(h);
-  } else {
-    h->rt->release_frame(h);
+    free_foreign(h);
+    return;
   }
+  const uint16_t cls = h->slab_class;
+  h->~TaskHeader();
+  rt->slab_free(h, cls);  // the rare cases release_frame tests for were excluded above
 }
 
 // Called at the final suspend of root `t`, which has a joiner: unless the batch budget is
@@ -583,8 +611,7 @@ JoinHandle<T> Runtime::spawn(Task<T> t) noexcept {
 template <class T>
 Result<JoinHandle<T>, SpawnError<T>> Runtime::try_spawn(Task<T> t) noexcept {
   if (!t.valid()) return err(SpawnError<T>{SpawnErrc::EmptyTask, std::move(t)});
-  if (!owns_frame(detail::TaskHeader::of(t.handle())))
-    return err(SpawnError<T>{SpawnErrc::ForeignFrame, std::move(t)});
+  if (!can_spawn(t)) return err(SpawnError<T>{SpawnErrc::ForeignFrame, std::move(t)});
   return spawn(std::move(t));
 }
 

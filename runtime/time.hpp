@@ -132,16 +132,19 @@ inline const char* to_string(IntervalError) noexcept { return "period not positi
 // zero.
 class Interval {
  public:
-  // First tick one period from now.
-  static Result<Interval, IntervalError> make(Clock::duration period,
+  // First tick one period from now. Any duration type; a period past what the clock holds
+  // (hours::max()) saturates: such an interval ticks once at most, then never again.
+  template <class Rep, class Period>
+  static Result<Interval, IntervalError> make(std::chrono::duration<Rep, Period> period,
                                               MissedTick policy = MissedTick::burst) noexcept {
     return make(period, policy, detail::deadline_after(period));
   }
   // First tick at `first` (in the past: it fires at once, then `policy` applies).
-  static Result<Interval, IntervalError> make(Clock::duration period, MissedTick policy,
-                                              Clock::time_point first) noexcept {
-    if (period <= Clock::duration::zero()) return err(IntervalError::NonPositivePeriod);
-    return Interval(period, policy, first);
+  template <class Rep, class Period>
+  static Result<Interval, IntervalError> make(std::chrono::duration<Rep, Period> period,
+                                              MissedTick policy, Clock::time_point first) noexcept {
+    if (!(period > period.zero())) return err(IntervalError::NonPositivePeriod);  // NaN too
+    return Interval(detail::sat_duration(period), policy, first);
   }
 
   Clock::duration period() const noexcept { return period_; }
@@ -173,9 +176,16 @@ class Interval {
         break;
       case MissedTick::skip:
         next_ = detail::sat_add(next_, period_);
-        // next_ <= now here, so (now - next_) does not overflow; nor does the product, which
-        // is below (now - next_) + period_ and is added saturating.
-        if (next_ <= now) next_ = detail::sat_add(next_, period_ * ((now - next_) / period_ + 1));
+        if (next_ <= now) {
+          // The next tick on the grid after now: now + period - (now - next) % period. How far
+          // behind is counted unsigned: with a first tick far in the past (time_point::min())
+          // now - next_ does not fit a signed count, and a product of periods could overflow.
+          const uint64_t behind = static_cast<uint64_t>(now.time_since_epoch().count()) -
+                                  static_cast<uint64_t>(next_.time_since_epoch().count());
+          const auto into =
+              static_cast<Clock::rep>(behind % static_cast<uint64_t>(period_.count()));
+          next_ = detail::sat_add(now, period_ - Clock::duration(into));
+        }
         break;
     }
     return fired;

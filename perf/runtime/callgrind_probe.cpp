@@ -33,6 +33,15 @@ Task<long> spawn_join_loop() {
 }
 [[gnu::noinline]] long probe_spawn_join(Runtime& rt) { return rt.block_on(spawn_join_loop()); }
 
+// A child task awaited in place (no spawn): frame from the slab, run, destroyed, freed.
+Task<int> child(int i) { co_return i; }
+Task<long> child_await_loop() {
+  long s = 0;
+  for (long i = 0; i < kN; ++i) s += co_await child(static_cast<int>(i));
+  co_return s;
+}
+[[gnu::noinline]] long probe_child_await(Runtime& rt) { return rt.block_on(child_await_loop()); }
+
 Task<> yield_loop() {
   for (long i = 0; i < kN; ++i) co_await yield_now();
 }
@@ -129,6 +138,7 @@ int main() {
   auto [tx, rx] = local::channel<uint64_t>(1024).value();
   uint64_t a = probe_local_try_send_recv(tx, rx);
   long b = probe_spawn_join(rt);
+  b += probe_child_await(rt);
   probe_self_rewake(rt);
   probe_local_pingpong_tasks(rt);
   a += probe_floor_coro_await();

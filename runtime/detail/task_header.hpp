@@ -31,11 +31,17 @@ enum TaskFlags : uint32_t {
   // Freed on a thread that does not own its slab: travels to its runtime's inbox, which frees
   // it there (Runtime::hand_back).
   kHandedBack = 1u << 8,
-  // Its runtime was destroyed while this frame (an unspawned Task's) was still alive: the slab
-  // arena it lives in was kept, and freeing the frame releases it (detail::orphan_release).
-  // Such a frame is treated as a heap frame otherwise: any runtime may run it.
+  // An orphan (below) that a runtime adopted to run it: it now looks like a heap frame of that
+  // runtime, except that freeing it releases it to its orphan arena (detail::orphan_release).
   kOrphaned = 1u << 9,
 };
+
+// Orphans. When a runtime is destroyed while frames from its slab are still alive (unspawned
+// Tasks held elsewhere), it keeps their arenas in an orphan record and stores this value in
+// each such frame's `rt` (and writes nothing else of the header, which another thread may be
+// reading to drop the Task at that very moment). Freeing an orphan on any thread releases it
+// to its record; a runtime that spawns one marks it kOrphaned first. Never dereferenced.
+inline Runtime* orphan_runtime() noexcept { return reinterpret_cast<Runtime*>(uintptr_t{1}); }
 
 inline constexpr uint16_t kHeapClass = 0xFFFF;
 

@@ -33,14 +33,62 @@ TEST(Saturation, SatAdd) {
   EXPECT_EQ(detail::sat_add(now, hours::max()), detail::kNever);
   EXPECT_EQ(detail::sat_add(now, std::chrono::duration<double>(1e300)), detail::kNever);
   EXPECT_EQ(detail::sat_add(now, std::chrono::duration<double>(std::nan(""))), detail::kNever);
-  EXPECT_EQ(detail::sat_add(now, nanoseconds::min()), now + nanoseconds::min());  // fits
+  // Durations within 1 ms of the representable range count as unbounded (see deadline.hpp).
+  EXPECT_EQ(detail::sat_add(now, nanoseconds::min()), Clock::time_point::min());
+  EXPECT_EQ(detail::sat_add(now, -hours(1000)), now - hours(1000));
   EXPECT_EQ(detail::sat_add(now, hours::min()), Clock::time_point::min());
   EXPECT_EQ(detail::sat_add(now, 5ms), now + 5ms);
   EXPECT_EQ(detail::sat_add(now, -5ms), now - 5ms);
   EXPECT_EQ(detail::sat_add(detail::kNever, 1ns), detail::kNever);
-  // The largest addition that still fits is exact.
+  // Short of the last millisecond, additions are exact; within it they count as never.
   const auto room = Clock::time_point::max() - now;
-  EXPECT_EQ(detail::sat_add(now, room - 1ns), Clock::time_point::max() - 1ns);
+  EXPECT_EQ(detail::sat_add(now, room - 1s), Clock::time_point::max() - 1s);
+  EXPECT_EQ(detail::sat_add(now, room - 1ns), detail::kNever);
+}
+
+// A floating duration whose exact sum is just below the clock's end but whose conversion (done
+// in double) rounds past it must not wrap: within 1 ms of the end counts as never.
+TEST(Saturation, SatAddFloatingNearTheEndDoesNotWrap) {
+  double x = 9.2e9;  // seconds
+  int checked = 0;
+  for (int i = 0; i < 100000 && checked < 50; ++i, x = std::nextafter(x, 0.0)) {
+    const long double exact = static_cast<long double>(x) * 1e9L;
+    const double rounded = x * 1e9;  // what duration_cast computes
+    if (static_cast<long double>(rounded) - exact < 2) continue;
+    const auto at = static_cast<int64_t>(static_cast<long double>(INT64_MAX) - exact) - 1;
+    const Clock::time_point t{std::chrono::nanoseconds(at)};
+    const auto r = detail::sat_add(t, std::chrono::duration<double>(x));
+    EXPECT_TRUE(r == detail::kNever || r > t) << "wrapped to " << r.time_since_epoch().count();
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
+TEST(Saturation, ShutdownAndIntervalTakeAnyDurationType) {
+  Runtime rt;
+  rt.spawn([]() -> Task<> { co_await sleep_for(20ms); }()).detach();
+  const auto report = rt.shutdown(hours::max());  // converted to nanoseconds, it overflowed
+  EXPECT_TRUE(report.quiesced()) << report.tasks_alive << " alive";
+  auto iv = Interval::make(hours::max());
+  ASSERT_TRUE(iv);
+  EXPECT_EQ(iv->next_deadline(), detail::kNever);
+  EXPECT_EQ(iv->period(), Clock::duration::max());
+  EXPECT_FALSE(Interval::make(std::chrono::duration<double>(std::nan(""))));
+}
+
+// skip with a first tick far in the past: the next tick is the first on the grid after now
+// (now - first does not fit a signed count; it used to overflow and fire without end).
+TEST(Saturation, IntervalSkipFromTheFarPast) {
+  Runtime rt;
+  auto iv = Interval::make(1ms, MissedTick::skip, Clock::time_point::min());
+  ASSERT_TRUE(iv);
+  const auto next = rt.block_on([](Interval* iv) -> Task<Clock::time_point> {
+    (void)co_await iv->tick();  // fires at once
+    co_return iv->next_deadline();
+  }(&*iv));
+  const auto now = Clock::now();
+  EXPECT_GT(next, now - 2ms);
+  EXPECT_LE(next, now + 1ms);
 }
 
 TEST(Saturation, SleepForMaxSleepsUntilAborted) {
@@ -126,6 +174,25 @@ TEST(NotifyMisuseDeathTest, ASecondWaiterStopsWithAMessage) {
   EXPECT_DEATH(two_waiters(IdlePolicy::park()), "sluice: Notify: a second task waits");
   EXPECT_DEATH(two_waiters(IdlePolicy::busy_poll()), "sluice: Notify: a second task waits");
 }
+
+#if !SLUICE_CHECKED
+// Misuse that checked builds stop (checked_test.cpp): a try_acquire while a claimed waiter has
+// not resumed yet takes the same notify. Unchecked, the count must still never run ahead of
+// the notifies: no later wait may complete without a notify.
+TEST(NotifyMisuse, TryAcquireBesideAClaimedWaiterLeavesNoPhantomPermit) {
+  Runtime rt;
+  Notify n;
+  const int r = rt.block_on([](Notify* n) -> Task<int> {
+    auto a = spawn([](Notify* n) -> Task<> { co_await n->wait(); }(n));
+    co_await yield_now();  // registered
+    n->notify();           // claims it: its wake is in the inbox
+    (void)n->try_acquire();
+    (void)co_await a;
+    co_return n->try_acquire() ? 1 : 0;
+  }(&n));
+  EXPECT_EQ(r, 0) << "a permit with no notify behind it";
+}
+#endif
 
 // One waiter after another is fine, including after an aborted one.
 TEST(NotifyMisuse, SuccessiveWaitersAreFine) {

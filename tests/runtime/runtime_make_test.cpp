@@ -4,13 +4,18 @@
 // parked runtime then slept through every cross-thread wake. Each case runs in a child
 // process, so the lowered limit does not leak into other tests.
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <sluice/sluice.hpp>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <thread>
 
@@ -74,10 +79,12 @@ TEST(RuntimeMake, NoDescriptorForTheEventfdIsAnError) {
   EXPECT_EQ(code, 0);
 }
 
-TEST(RuntimeMake, NoDescriptorForTheRingIsAnError) {
+TEST(RuntimeMake, NoDescriptorForTheRingIsAnErrorWhenTheRingIsRequired) {
   const int code = in_child([] {
     (void)limit_fds(static_cast<rlim_t>(next_fd() + 1));  // the eventfd, but not the ring
-    auto rt = Runtime::make();
+    RuntimeConfig cfg;
+    cfg.require_io_uring = true;
+    auto rt = Runtime::make(cfg);
     if (rt) return 1;
     if (rt.error().code != RuntimeErrc::IoUring) return 2;
     if (rt.error().errno_value != EMFILE) return 3;
@@ -106,6 +113,35 @@ TEST(RuntimeMake, WithoutTheRingWhenAllowedItStillWakes) {
     rt.block_on([](Notify* n) -> Task<> { co_await n->wait(); }(&n));
     t.join();
     return rt.counters().parks > 0 ? 0 : 3;
+  });
+  EXPECT_EQ(code, 0);
+}
+
+// io_uring refused by a seccomp policy (as Docker's default profile does): the default
+// configuration parks in poll(2) and works; one that requires the ring gets IoUring / EPERM.
+void block_io_uring_setup() {
+  sock_filter f[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof f / sizeof f[0]), f};
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) std::_Exit(92);
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) std::_Exit(93);
+}
+TEST(RuntimeMake, IoUringRefusedBySeccomp) {
+  const int code = in_child([] {
+    block_io_uring_setup();
+    Runtime rt;  // the default: a poll(2) park instead of the ring
+    if (rt.uses_io_uring()) return 1;
+    if (rt.block_on([]() -> Task<int> { co_return 4; }()) != 4) return 2;
+    RuntimeConfig cfg;
+    cfg.require_io_uring = true;
+    auto r = Runtime::make(cfg);
+    if (r) return 3;
+    if (r.error().code != RuntimeErrc::IoUring || r.error().errno_value != EPERM) return 4;
+    return 0;
   });
   EXPECT_EQ(code, 0);
 }

@@ -455,15 +455,15 @@ TEST(SpawnErrors, TrySpawnHandsBackAnEmptyTask) {
 // A frame carved from runtime a's slab may only run on a: b refuses it and hands it back
 // unstarted, and a then runs it to its value. Nothing is lost or run twice.
 TEST(SpawnErrors, TrySpawnHandsBackATaskFromAnotherRuntimesSlab) {
-  Runtime a;  // the first runtime on this thread: Runtime::current(), so frames come from it
+  Runtime a;
   Runtime b;
-  ASSERT_EQ(Runtime::current(), &a);
   int runs = 0;
   auto make = [&runs]() -> Task<int> {
     ++runs;
     co_return 7;
   };
-  Task<int> t = make();
+  // Made while a runs, so its frame comes from a's slab.
+  Task<int> t = a.block_on([](decltype(make)* mk) -> Task<Task<int>> { co_return (*mk)(); }(&make));
   EXPECT_TRUE(a.can_spawn(t));
   EXPECT_FALSE(b.can_spawn(t));
   auto r = b.try_spawn(std::move(t));
@@ -512,7 +512,9 @@ TEST_F(SpawnDeathTest, SpawnOfAForeignFrameSaysSo) {
       {
         Runtime a;
         Runtime b;
-        auto h = b.spawn(answer());  // answer()'s frame came from a's slab
+        // Made while a runs: the frame comes from a's slab.
+        Task<int> t = a.block_on([]() -> Task<Task<int>> { co_return answer(); }());
+        auto h = b.spawn(std::move(t));
         (void)h;
       },
       "sluice: spawn/block_on: the task's frame belongs to another runtime's slab");
