@@ -27,8 +27,10 @@ struct SendError {
 };
 
 enum class RecvError : uint8_t {
-  Empty,   // try_recv only: nothing queued, senders still alive
-  Closed,  // every sender is gone and everything queued was received
+  Empty,    // try_recv only: nothing queued, senders still alive
+  Closed,   // every sender is gone and everything queued was received
+  Corrupt,  // byte channels only: the ring's memory was overwritten (a memory-safety bug
+            // elsewhere in the process); the receiver has stopped for good
 };
 
 // Claims on the byte channels (spsc_bytes, mpsc_bytes).
@@ -37,6 +39,8 @@ enum class ClaimError : uint8_t {
   ZeroLength,  // a claim of 0 bytes (refused at once, also by the awaitable)
   TooLarge,    // more than max_payload(): could never fit (refused at once)
   Closed,      // the receiver is gone; nothing will ever be read
+  Corrupt,     // the ring's cursors were overwritten (a memory-safety bug elsewhere in the
+               // process); refused at once, nothing was written
 };
 
 inline const char* to_string(ChannelError e) noexcept {
@@ -65,11 +69,21 @@ inline const char* to_string(ClaimError e) noexcept {
       return "too large";
     case ClaimError::Closed:
       return "closed";
+    case ClaimError::Corrupt:
+      return "corrupt";
   }
   return "unknown";
 }
 inline const char* to_string(RecvError e) noexcept {
-  return e == RecvError::Empty ? "empty" : "closed";
+  switch (e) {
+    case RecvError::Empty:
+      return "empty";
+    case RecvError::Closed:
+      return "closed";
+    case RecvError::Corrupt:
+      return "corrupt";
+  }
+  return "unknown";
 }
 
 }  // namespace sluice

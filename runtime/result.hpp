@@ -114,8 +114,8 @@ template <class E>
     constexpr std::string_view name = type_name<E>();
     char buf[256];
     if constexpr (std::is_enum_v<E> || std::is_integral_v<E>) {  // the type and the number
-      using N = std::conditional_t<std::is_enum_v<E>, std::underlying_type<E>,
-                                   std::type_identity<E>>::type;
+      using N = typename std::conditional_t<std::is_enum_v<E>, std::underlying_type<E>,
+                                            std::type_identity<E>>::type;
       if constexpr (std::is_signed_v<N>)
         std::snprintf(buf, sizeof buf, "%.*s(%lld)", static_cast<int>(name.size()), name.data(),
                       static_cast<long long>(static_cast<N>(e)));

@@ -334,7 +334,7 @@ void Runtime::check_polls() noexcept {
 void Runtime::drain_inbox() noexcept {
   while (detail::InboxNode* n = inbox_.pop()) {
     auto* t = static_cast<detail::TaskHeader*>(n);
-    if (t->flags & detail::kHandedBack) [[unlikely]] {
+    if (t->joiner == detail::hand_back_mark()) [[unlikely]] {
       ++counters_.frames_handed_back;
       release_frame(t);  // a frame of ours freed on another thread (hand_back)
       continue;

@@ -235,7 +235,7 @@ class Runtime {
   // Called by detail::free_foreign under the orphan lock, which the runtime's destructor takes
   // for its last drain: so the runtime is alive and will drain this push.
   static void hand_back(detail::TaskHeader* t) noexcept {
-    t->flags |= detail::kDead | detail::kHandedBack;
+    t->joiner = detail::hand_back_mark();
     wake_remote(t);
   }
 

@@ -6,6 +6,10 @@
 // and so does a read that passes padding: both free space. Every wake check is the publishing
 // half of the store-then-load handshake in xwait.hpp (seq_cst fence, then one relaxed load).
 //
+// Corruption: the ring lives on this process's heap, so a logbuf Corrupt (claim or read) means
+// its memory was overwritten by a bug elsewhere in the process. It is passed on as the
+// channel's Corrupt and is final: a claim or recv that waits returns it at once.
+//
 // Lifetimes: a WriteClaim borrows its Sender and a ReadClaim its Receiver; commit or drop a
 // claim before the endpoint it came from goes. That is what lets "every sender gone" mean
 // "nothing more will be committed", so the receiver can drain and then report Closed.
@@ -145,6 +149,8 @@ Result<XWriteClaim<Multi>, ClaimError> bytes_try_claim(XBytesState<Multi>* s, st
       return err(ClaimError::ZeroLength);
     case logbuf::ClaimError::TooLarge:
       return err(ClaimError::TooLarge);
+    case logbuf::ClaimError::Corrupt:
+      return err(ClaimError::Corrupt);
     case logbuf::ClaimError::Full:
       break;
   }
@@ -160,6 +166,8 @@ Result<XReadClaim<Multi>, RecvError> bytes_try_recv(XBytesState<Multi>* s) noexc
     auto r = b.try_read();
     if (b.released_position() != freed) s->after_release();  // it passed padding
     if (r) return XReadClaim<Multi>(std::move(*r), s);
+    if (r.error() == logbuf::ReadError::Corrupt) [[unlikely]]
+      return err(RecvError::Corrupt);
     if (closed) return err(RecvError::Closed);
     // The last sender's commits happen-before its close; read once more after seeing it so
     // the record committed just before the close is never lost.
@@ -187,7 +195,7 @@ Task<Result<XReadClaim<Multi>, RecvError>> bytes_recv_slow(XBytesState<Multi>* s
     if (s->receiver_gone()) [[unlikely]]
       co_return err(RecvError::Closed);  // the Receiver itself went
     auto r = bytes_try_recv(s);
-    if (r || r.error() == RecvError::Closed) co_return r;
+    if (r || r.error() != RecvError::Empty) co_return r;
   }
 }
 
@@ -202,7 +210,7 @@ class XBytesSender : public SenderRef<XBytesState<Multi>, Multi> {
   using WriteClaim = XWriteClaim<Multi>;
   using Base::Base;
 
-  // Never blocks: Full, ZeroLength, TooLarge or Closed.
+  // Never blocks: Full, ZeroLength, TooLarge, Closed or Corrupt.
   Result<WriteClaim, ClaimError> try_claim(std::size_t n, uint16_t kind = 0) noexcept {
     return bytes_try_claim(s_, n, kind);
   }
@@ -239,7 +247,8 @@ class XBytesReceiver : public ReceiverRef<XBytesState<Multi>> {
   using ReadClaim = XReadClaim<Multi>;
   using Base::Base;
 
-  // Never blocks: Empty while senders live, Closed once they are all gone and it is drained.
+  // Never blocks: Empty while senders live, Closed once they are all gone and it is drained,
+  // Corrupt if the ring's memory was overwritten.
   Result<ReadClaim, RecvError> try_recv() noexcept { return bytes_try_recv(s_); }
   // Task: suspends while empty.
   auto recv() noexcept {
@@ -258,7 +267,7 @@ class XBytesReceiver : public ReceiverRef<XBytesState<Multi>> {
 
  private:
   static std::optional<R> final_recv(R r) {
-    if (r || r.error() == RecvError::Closed) return std::optional<R>(std::move(r));
+    if (r || r.error() != RecvError::Empty) return std::optional<R>(std::move(r));
     return std::nullopt;
   }
 };

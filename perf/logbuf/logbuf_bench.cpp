@@ -6,6 +6,8 @@
 //  BM_logbuf_spsc_throughput_random   records of random size 8..1024 B (a fixed sequence);
 //                                     the producer copies each payload in, the consumer copies
 //                                     it out; bytes_per_second counts payload bytes
+//  BM_logbuf_mpsc_throughput_1p       the same through the MPSC ring from one producer (the
+//                                     SPSC ring's peer: same protocol cost but the CAS)
 //  BM_logbuf_mpsc_throughput_2p       the same through the MPSC ring from two producers
 //  BM_logbuf_rtt_64                   a 64-byte record there and back over two SPSC buffers
 //                                     (_8: an 8-byte record, header and payload in one line)
@@ -22,6 +24,14 @@
 //                                     with only the payload's bytes, and the consumer copies
 //                                     only those out (the same two copies as the logbuf)
 // Both throughput rings get the same memory (1 MiB) and consume in batches of up to 64.
+//
+// sluice_logbuf_bench --rounds=N runs the three logbuf throughput shapes instead, in N rounds of
+// [one-line floor, each shape once in a shuffled order, floor], and prints every round and
+// the medians of the rounds whose two floors put the VM in the same placement ("close" below
+// 200 ns, "far" 300-1000 ns; perf/RESULTS.md). Rounds whose floor reads 1000 ns or more
+// ("contended": another process held a vCPU) and rounds that changed placement are shown but
+// kept out of the medians. The VM changes placement between and during runs, so only shapes
+// measured in the same round compare.
 #include <benchmark/benchmark.h>
 #include <sluice/channel/local.hpp>
 #include <sluice/channel/spsc_bytes.hpp>
@@ -30,10 +40,14 @@
 #include <sluice/logbuf/mpsc_logbuf.hpp>
 #include <sluice/logbuf/spsc_logbuf.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <thread>
 #include <vector>
@@ -112,39 +126,51 @@ void produce(B& b, std::size_t from, std::size_t step) {
   }
 }
 
+// One pass of every record through a fresh ring; the calling thread (on CPU 0) consumes.
+// Returns the seconds it took, or a negative value if bytes were lost or duplicated.
+template <class B>
+double logbuf_pass(int producers) {
+  const unsigned ncpu = std::thread::hardware_concurrency();
+  auto b = std::move(*B::make(kBufBytes));
+  std::atomic<bool> go{false};
+  std::vector<std::thread> ths;
+  for (int p = 0; p < producers; ++p)
+    ths.emplace_back([&, p] {
+      // With fewer than 3 CPUs the two producers share CPU 1.
+      (void)pin_current_thread(ncpu >= 3 ? 1 + static_cast<unsigned>(p) : 1);
+      while (!go.load(std::memory_order_acquire)) cpu_relax();
+      produce(*b, static_cast<std::size_t>(p), static_cast<std::size_t>(producers));
+    });
+  auto t0 = std::chrono::steady_clock::now();
+  go.store(true, std::memory_order_release);
+  uint64_t bytes = 0;
+  std::size_t got = 0;
+  while (got < kRecords) {
+    std::size_t k = b->consume(
+        [&](std::span<const std::byte> s, uint16_t) {
+          std::memcpy(tl_scratch, s.data(), s.size());
+          bytes += s.size();
+        },
+        64);
+    if (k == 0) cpu_relax();
+    got += k;
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  for (auto& t : ths) t.join();
+  if (bytes != total_bytes()) return -1;
+  return std::chrono::duration<double>(t1 - t0).count();
+}
+
 template <class B>
 void logbuf_throughput(benchmark::State& st, int producers) {
   if (!pin_or_skip(st, 0)) return;
-  const unsigned ncpu = std::thread::hardware_concurrency();
   for (auto _ : st) {
-    auto b = std::move(*B::make(kBufBytes));
-    std::atomic<bool> go{false};
-    std::vector<std::thread> ths;
-    for (int p = 0; p < producers; ++p)
-      ths.emplace_back([&, p] {
-        // With fewer than 3 CPUs the two producers share CPU 1.
-        (void)pin_current_thread(ncpu >= 3 ? 1 + static_cast<unsigned>(p) : 1);
-        while (!go.load(std::memory_order_acquire)) cpu_relax();
-        produce(*b, static_cast<std::size_t>(p), static_cast<std::size_t>(producers));
-      });
-    auto t0 = std::chrono::steady_clock::now();
-    go.store(true, std::memory_order_release);
-    uint64_t bytes = 0;
-    std::size_t got = 0;
-    while (got < kRecords) {
-      std::size_t k = b->consume(
-          [&](std::span<const std::byte> s, uint16_t) {
-            std::memcpy(tl_scratch, s.data(), s.size());
-            bytes += s.size();
-          },
-          64);
-      if (k == 0) cpu_relax();
-      got += k;
+    const double secs = logbuf_pass<B>(producers);
+    if (secs < 0) {
+      st.SkipWithError("lost or duplicated bytes");
+      break;
     }
-    auto t1 = std::chrono::steady_clock::now();
-    for (auto& t : ths) t.join();
-    if (bytes != total_bytes()) st.SkipWithError("lost or duplicated bytes");
-    st.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+    st.SetIterationTime(secs);
   }
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * total_bytes()));
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * kRecords));
@@ -152,6 +178,7 @@ void logbuf_throughput(benchmark::State& st, int producers) {
 void BM_logbuf_spsc_throughput_random(benchmark::State& st) {
   logbuf_throughput<SpscLogbuf>(st, 1);
 }
+void BM_logbuf_mpsc_throughput_1p(benchmark::State& st) { logbuf_throughput<MpscLogbuf>(st, 1); }
 void BM_logbuf_mpsc_throughput_2p(benchmark::State& st) { logbuf_throughput<MpscLogbuf>(st, 2); }
 
 // The typed ring with 1 KiB slots, the same sizes, the same memory and batch size.
@@ -376,9 +403,85 @@ void BM_logbuf_rtt_8(benchmark::State& st) { logbuf_rtt<8>(st); }
 
 void BM_spin_floor_rtt(benchmark::State& st) { bench::spin_floor_rtt(st); }
 
+// ---- --rounds=N ----
+
+double floor_ns() {
+  constexpr int kSteps = 20000;
+  bench::Floor1Line f;
+  for (int i = 0; i < 1000; ++i) f.step();  // the helper is up and the line is warm
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kSteps; ++i) f.step();
+  auto t1 = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::nano>(t1 - t0).count() / kSteps;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+int run_rounds(int rounds) {
+  if (auto r = pin_current_thread(0); !r) {
+    std::fprintf(stderr, "pin: %s\n", to_string(r.error()));
+    return 1;
+  }
+  struct Shape {
+    const char* name;
+    double (*pass)();
+  };
+  const Shape shapes[] = {
+      {"spsc", [] { return logbuf_pass<SpscLogbuf>(1); }},
+      {"mpsc_1p", [] { return logbuf_pass<MpscLogbuf>(1); }},
+      {"mpsc_2p", [] { return logbuf_pass<MpscLogbuf>(2); }},
+  };
+  constexpr std::size_t kShapes = std::size(shapes);
+  const double gb = static_cast<double>(total_bytes()) / 1e9;
+  std::vector<double> close[kShapes], far[kShapes];
+  std::mt19937 rng(2026);
+  std::printf("round  floor0  floor1");
+  for (const auto& s : shapes) std::printf(" %9s", s.name);
+  std::printf("   GB/s\n");
+  for (int r = 0; r < rounds; ++r) {
+    const double f0 = floor_ns();
+    std::size_t order[kShapes];
+    for (std::size_t i = 0; i < kShapes; ++i) order[i] = i;
+    std::shuffle(order, order + kShapes, rng);
+    double gbps[kShapes];
+    for (std::size_t i : order) {
+      const double secs = shapes[i].pass();
+      if (secs < 0) {
+        std::fprintf(stderr, "%s: lost or duplicated bytes\n", shapes[i].name);
+        return 1;
+      }
+      gbps[i] = gb / secs;
+    }
+    const double f1 = floor_ns();
+    std::printf("%5d %7.0f %7.0f", r, f0, f1);
+    for (double g : gbps) std::printf(" %9.2f", g);
+    const double lo = std::min(f0, f1), hi = std::max(f0, f1);
+    const bool is_close = hi < 200;
+    const bool is_far = lo > 300 && hi < 1000;
+    const char* verdict = is_close ? "close" : is_far ? "far" : "mixed (dropped)";
+    if (hi >= 1000) verdict = "contended (dropped)";
+    std::printf("   %s\n", verdict);
+    if (is_close || is_far)
+      for (std::size_t i = 0; i < kShapes; ++i) (is_close ? close : far)[i].push_back(gbps[i]);
+    std::fflush(stdout);
+  }
+  for (auto [name, v] : {std::pair{"close", close}, std::pair{"far", far}}) {
+    std::printf("median of %zu %s rounds:", v[0].size(), name);
+    for (std::size_t i = 0; i < kShapes; ++i) std::printf(" %s %.2f", shapes[i].name, median(v[i]));
+    std::printf(" GB/s\n");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strncmp(argv[i], "--rounds=", 9) == 0) return run_rounds(std::atoi(argv[i] + 9));
   benchmark::Initialize(&argc, argv);
   auto tput = [](const char* name, void (*fn)(benchmark::State&)) {
     benchmark::RegisterBenchmark(name, fn)->UseManualTime()->Iterations(1)->Unit(
@@ -400,6 +503,7 @@ int main(int argc, char** argv) {
   tput("BM_logbuf_spsc_throughput_random", BM_logbuf_spsc_throughput_random);
   tput("BM_spsc_ring_1k_slots", BM_spsc_ring_1k_slots);
   tput("BM_spsc_ring_1k_slots_emplace", BM_spsc_ring_1k_slots_emplace);
+  tput("BM_logbuf_mpsc_throughput_1p", BM_logbuf_mpsc_throughput_1p);
   tput("BM_logbuf_mpsc_throughput_2p", BM_logbuf_mpsc_throughput_2p);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

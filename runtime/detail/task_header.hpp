@@ -28,9 +28,6 @@ enum TaskFlags : uint32_t {
   kDead = 1u << 5,         // coroutine destroyed; memory freed when no queue holds it
   kAborted = 1u << 6,      // destroyed by JoinHandle::abort()
   kBlockOnRoot = 1u << 7,  // the task block_on waits for
-  // Freed on a thread that does not own its slab: travels to its runtime's inbox, which frees
-  // it there (Runtime::hand_back).
-  kHandedBack = 1u << 8,
   // An orphan (below) that a runtime adopted to run it: it now looks like a heap frame of that
   // runtime, except that freeing it releases it to its orphan arena (detail::orphan_release).
   kOrphaned = 1u << 9,
@@ -42,6 +39,14 @@ enum TaskFlags : uint32_t {
 // reading to drop the Task at that very moment). Freeing an orphan on any thread releases it
 // to its record; a runtime that spawns one marks it kOrphaned first. Never dereferenced.
 inline Runtime* orphan_runtime() noexcept { return reinterpret_cast<Runtime*>(uintptr_t{1}); }
+
+// A frame freed on a thread that does not run its runtime travels to that runtime's inbox, which
+// frees it there (Runtime::hand_back). It is told apart from a woken task by this value in
+// `joiner` (a frame handed back is never a root, so the field is otherwise unused): not a flag,
+// because the owner's teardown walk reads the flags of every allocated frame while another
+// thread may be handing one back.
+struct TaskHeader;
+inline TaskHeader* hand_back_mark() noexcept { return reinterpret_cast<TaskHeader*>(uintptr_t{1}); }
 
 inline constexpr uint16_t kHeapClass = 0xFFFF;
 
