@@ -69,7 +69,7 @@ class QueueRtt {
  public:
   QueueRtt() {
     // By value: captured by reference, every pop would re-read the queue pointers from the
-    // benchmark thread's stack, a line that thread writes (perf/RESULTS.md, seventh session).
+    // benchmark thread's stack, a line that thread writes (perf/RESULTS.md, 2026-11-21 part 7).
     helper_ = std::thread([ping = ping_.get(), pong = pong_.get()] {
       (void)pin_current_thread(1);
       for (;;) {

@@ -36,7 +36,7 @@ class Floor1Line {
  public:
   Floor1Line() {
     // By value: captured by reference, the helper would reload the pointer from the benchmark
-    // thread's stack, a line that thread writes (perf/RESULTS.md, seventh session).
+    // thread's stack, a line that thread writes (perf/RESULTS.md, 2026-11-21 part 7).
     helper_ = std::thread([line = line_.get()] {
       (void)pin_current_thread(1);
       uint64_t expect = 1;
@@ -75,7 +75,7 @@ class Floor1Line {
 // ping-pong through two queues, or a wake and an answer, crosses two lines the same way, so
 // this says what the hardware charges for that shape. Which mode the two vCPUs are in matters:
 // far apart, it is at or just below the one-line floor; close together, about 1.4x it, and the
-// rings then do better than it (perf/RESULTS.md, seventh session).
+// rings then do better than it (perf/RESULTS.md, 2026-11-21 part 7).
 class Floor2Line {
  public:
   Floor2Line() {
