@@ -192,7 +192,6 @@ Runtime::~Runtime() {
 // first; only rt is written in each orphan, since the thread that holds its Task may be reading
 // the rest of the header this very moment (frame_free).
 void Runtime::orphan_remaining_frames() noexcept {
-  auto* rec = new (std::nothrow) OrphanArenas{};
   std::lock_guard<std::mutex> lock(g_orphans_mu);
   drain_inbox();
   std::size_t n = 0;
@@ -203,10 +202,8 @@ void Runtime::orphan_remaining_frames() noexcept {
     std::atomic_ref<Runtime*>(t->rt).store(detail::orphan_runtime(), std::memory_order_release);
     ++n;
   });
-  if (n == 0) {
-    delete rec;
-    return;
-  }
+  if (n == 0) return;  // the common teardown: nothing to keep, nothing allocated
+  auto* rec = new (std::nothrow) OrphanArenas{};
   char* arenas[SlabConfig::kClasses];
   std::size_t bytes[SlabConfig::kClasses];
   slab_.release_arenas(arenas, bytes);

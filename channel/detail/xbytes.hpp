@@ -8,7 +8,8 @@
 //
 // Corruption: the ring lives on this process's heap, so a logbuf Corrupt (claim or read) means
 // its memory was overwritten by a bug elsewhere in the process. It is passed on as the
-// channel's Corrupt and is final: a claim or recv that waits returns it at once.
+// channel's Corrupt and is final: the reader stops, and it closes the channel towards the
+// writers (mark_corrupt), so a claim or recv that waits, or comes later, returns it at once.
 //
 // Lifetimes: a WriteClaim borrows its Sender and a ReadClaim its Receiver; commit or drop a
 // claim before the endpoint it came from goes. That is what lets "every sender gone" mean
@@ -51,6 +52,20 @@ struct XBytesState : XEnds {
     if (s == nullptr) return err(ChannelError::OutOfMemory);
     return s;
   }
+
+  // The reader found the ring's format broken (the channel's memory was overwritten): it has
+  // stopped for good, so writers must hear it too, also the ones waiting for room that will
+  // never come. Closes the channel the way a departed receiver does, with corrupt set first.
+  void mark_corrupt() noexcept {
+    corrupt.store(true, std::memory_order_relaxed);  // relaxed: published by close_rx's release
+    close_rx();
+  }
+  // Why receiver_gone() holds: a corrupt ring, or a Receiver that went.
+  ClaimError gone_error() const noexcept {
+    // relaxed: ordered after the acquire load of rx_closed that brought us here.
+    return corrupt.load(std::memory_order_relaxed) ? ClaimError::Corrupt : ClaimError::Closed;
+  }
+  std::atomic<bool> corrupt{false};
 
   void after_commit() noexcept { wake_receiver(); }
   void after_release() noexcept { wake_senders(true); }
@@ -140,7 +155,7 @@ template <bool Multi>
 Result<XWriteClaim<Multi>, ClaimError> bytes_try_claim(XBytesState<Multi>* s, std::size_t n,
                                                        uint16_t kind) noexcept {
   if (s->receiver_gone()) [[unlikely]]
-    return err(ClaimError::Closed);
+    return err(s->gone_error());
   auto r = s->buf->try_claim(n, kind);
   if (r) [[likely]]
     return XWriteClaim<Multi>(std::move(*r), s);
@@ -166,8 +181,10 @@ Result<XReadClaim<Multi>, RecvError> bytes_try_recv(XBytesState<Multi>* s) noexc
     auto r = b.try_read();
     if (b.released_position() != freed) s->after_release();  // it passed padding
     if (r) return XReadClaim<Multi>(std::move(*r), s);
-    if (r.error() == logbuf::ReadError::Corrupt) [[unlikely]]
+    if (r.error() == logbuf::ReadError::Corrupt) [[unlikely]] {
+      if (!s->corrupt.load(std::memory_order_relaxed)) s->mark_corrupt();  // writers hear it
       return err(RecvError::Corrupt);
+    }
     if (closed) return err(RecvError::Closed);
     // The last sender's commits happen-before its close; read once more after seeing it so
     // the record committed just before the close is never lost.
@@ -192,8 +209,9 @@ Task<Result<XReadClaim<Multi>, RecvError>> bytes_recv_slow(XBytesState<Multi>* s
   StateRef<XBytesState<Multi>> keep(s);  // the Receiver may be destroyed while this waits
   for (;;) {
     co_await XWaitAwaiter(&s->rx_wait, [s] { return s->recv_ready(); });
-    if (s->receiver_gone()) [[unlikely]]
-      co_return err(RecvError::Closed);  // the Receiver itself went
+    if (s->receiver_gone()) [[unlikely]]  // the Receiver itself went, or the ring broke
+      co_return err(s->gone_error() == ClaimError::Corrupt ? RecvError::Corrupt
+                                                           : RecvError::Closed);
     auto r = bytes_try_recv(s);
     if (r || r.error() != RecvError::Empty) co_return r;
   }

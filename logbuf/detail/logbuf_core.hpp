@@ -81,9 +81,15 @@ inline constexpr uint64_t kMagic = 0x676f6c6563697573;  // "suiceglog" read litt
 // SPSC producer no longer zeroes the next header): a version-1 peer would break the format.
 inline constexpr uint32_t kVersion = 2;
 // An MPSC claim that loses this many races in a row for the shared tail returns Full rather
-// than go on: honest producers never make it lose that often, a peer rewriting the tail could
-// keep it looping forever.
-inline constexpr unsigned kClaimTries = 1024;
+// than go on: a peer rewriting the tail could keep it looping forever. 2^16 (a few ms of
+// spinning at most) is far beyond what honest contention produces; 1024 was close enough to
+// reach under heavy contention on unfair hardware, and a caller that drops on Full would then
+// lose a record with room in the ring.
+inline constexpr unsigned kClaimTries = 1u << 16;
+// Positions are 64-bit byte counts that only grow; no honest stream reaches 2^62 (146 years at
+// 1 TB/s). attach refuses cursors at or past it: wrapping past 2^64 would break the plain
+// comparisons of positions in the release walk (a silent stall, not a memory error).
+inline constexpr uint64_t kMaxPosition = uint64_t{1} << 62;
 
 constexpr uint64_t record_bytes(uint64_t payload) noexcept {
   return (kHeaderBytes + payload + (kRecordAlign - 1)) & ~uint64_t{kRecordAlign - 1};
@@ -181,12 +187,17 @@ class Logbuf {
       return err(LogbufError::Misaligned);
     if (region == nullptr || bytes < sizeof(Control)) return err(LogbufError::RegionTooSmall);
     auto* ctl = static_cast<Control*>(region);
-    // acquire: pairs with create_in's release store of the magic.
+    // acquire: pairs with create_in's release store of the magic. The fixed fields are read
+    // once each, through atomic_ref (relaxed: ordered by the magic's acquire): a peer may be
+    // rewriting them, and a plain load could legally be repeated after it was validated.
     if (std::atomic_ref<uint64_t>(ctl->fixed.magic).load(std::memory_order_acquire) != kMagic ||
-        ctl->fixed.version != kVersion)
+        std::atomic_ref<uint32_t>(ctl->fixed.version).load(std::memory_order_relaxed) != kVersion)
       return err(LogbufError::NotALogbuf);
-    if (ctl->fixed.multi != (Multi ? 1u : 0u)) return err(LogbufError::WrongKind);
-    const uint64_t cap = ctl->fixed.capacity;
+    if (std::atomic_ref<uint32_t>(ctl->fixed.multi).load(std::memory_order_relaxed) !=
+        (Multi ? 1u : 0u))
+      return err(LogbufError::WrongKind);
+    const uint64_t cap =
+        std::atomic_ref<uint64_t>(ctl->fixed.capacity).load(std::memory_order_relaxed);
     if (cap < kMinCapacity || cap > kMaxCapacity || !std::has_single_bit(cap))
       return err(LogbufError::NotALogbuf);
     if (bytes - sizeof(Control) < cap) return err(LogbufError::RegionTooSmall);
@@ -199,6 +210,7 @@ class Logbuf {
     const uint64_t tail = ctl->prod.tail.load(std::memory_order_relaxed);
     const uint64_t head = ctl->cons.head.load(std::memory_order_acquire);
     if (((head | tail) & (kRecordAlign - 1)) != 0) return err(LogbufError::Corrupt);
+    if (head >= kMaxPosition || tail >= kMaxPosition) return err(LogbufError::Corrupt);
     if (!Multi && tail - head > cap - kHeaderBytes) return err(LogbufError::Corrupt);
     return wrap(ctl, cap, head, tail);
   }

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "../common/watchdog.hpp"
@@ -400,6 +401,17 @@ TYPED_TEST(LogbufTrustTest, AttachChecksTheCursors) {
   else  // other producers may move it meanwhile: claims check it
     EXPECT_TRUE(TypeParam::attach(reg, bytes));
   f.g.set(f.g.tail_off(), 96);
+  // Positions at or past 2^62: no honest stream gets there, and a wrap past 2^64 would stall
+  // the release walk silently.
+  const uint64_t near_wrap = ~uint64_t{0} - 31;
+  f.g.set(f.g.head_off(), near_wrap);
+  f.g.set(f.g.tail_off(), near_wrap);
+  EXPECT_EQ(TypeParam::attach(reg, bytes).error(), LogbufError::Corrupt);
+  f.g.set(f.g.head_off(), uint64_t{1} << 62);
+  f.g.set(f.g.tail_off(), uint64_t{1} << 62);
+  EXPECT_EQ(TypeParam::attach(reg, bytes).error(), LogbufError::Corrupt);
+  f.g.set(f.g.head_off(), 96);
+  f.g.set(f.g.tail_off(), 96);
   // The capacity is read once and checked against the region.
   auto& cap = f.g.ctl().fixed.capacity;
   cap = 512;
@@ -653,6 +665,51 @@ void byte_channel_reports_corrupt(Make make) {
     c->commit();
   }
   ADD_FAILURE() << "the claims never read the head";
+}
+
+// A stopped receiver closes the channel towards the writers: a writer already waiting for room
+// (which the stopped reader will never free) and every later claim get Corrupt at once.
+template <class Make>
+void writer_waiting_on_a_stopped_reader_hears_corrupt(Make make) {
+  RingMemory mem{remember_ring, forget_ring, nullptr};
+  auto ch = make(256, mem);
+  ASSERT_TRUE(ch);
+  auto& [tx, rx] = *ch;
+  auto* data = static_cast<unsigned char*>(g_ring) + kCtl;
+  {
+    auto c = tx.try_claim(8, 1);
+    ASSERT_TRUE(c);
+    c->commit();
+  }
+  while (auto c = tx.try_claim(8, 1)) c->commit();  // full
+  std::atomic<int> got{-1};
+  std::thread writer([&] {
+    auto c = tx.claim_blocking(8, 1);  // waits for room
+    got.store(c ? 0 : static_cast<int>(c.error()));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const uint64_t bad = 4000;
+  std::memcpy(data, &bad, 8);  // the record at the read position breaks the format
+  EXPECT_EQ(rx.try_recv().error(), RecvError::Corrupt);
+  // Before the fix it waited until the Receiver went: give it 5 s, then say so and unblock it.
+  for (int i = 0; i < 500 && got.load() == -1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (got.load() == -1) {
+    ADD_FAILURE() << "the writer still waits on a reader that stopped";
+    auto gone = std::move(rx);  // closes the channel: the writer returns Closed
+  }
+  writer.join();
+  EXPECT_EQ(got.load(), static_cast<int>(sluice::ClaimError::Corrupt));
+  EXPECT_EQ(tx.try_claim(8, 1).error(), sluice::ClaimError::Corrupt);
+  EXPECT_TRUE(tx.is_closed());
+}
+TEST(LogbufTrust, SpscBytesWriterWaitingOnAStoppedReaderHearsCorrupt) {
+  writer_waiting_on_a_stopped_reader_hears_corrupt(
+      [](std::size_t c, RingMemory m) { return spsc_bytes::channel(c, m); });
+}
+TEST(LogbufTrust, MpscBytesWriterWaitingOnAStoppedReaderHearsCorrupt) {
+  writer_waiting_on_a_stopped_reader_hears_corrupt(
+      [](std::size_t c, RingMemory m) { return mpsc_bytes::channel(c, m); });
 }
 
 TEST(LogbufTrust, SpscBytesChannelReportsCorrupt) {
