@@ -76,4 +76,51 @@ class CancellationToken {
   std::shared_ptr<State> s_;
 };
 
+enum class CancelError : uint8_t { Cancelled };
+inline const char* to_string(CancelError) noexcept { return "cancelled"; }
+
+namespace detail {
+// Waits until a spawned task finishes or a token is cancelled; unregisters from both after.
+template <class T>
+struct JoinOrCancel {
+  JoinHandle<T>* jh;
+  CancellationToken::Awaiter tok;
+  TaskHeader* me = nullptr;
+  bool await_ready() const noexcept { return jh->is_finished() || tok.await_ready(); }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    me = tl_ctx.current;
+    tok.await_suspend(h);  // sets me->leaf and links the token waiter
+    jh->header()->joiner = me;
+  }
+  void await_resume() noexcept { unlink(); }
+  ~JoinOrCancel() { unlink(); }
+  void unlink() noexcept {
+    if (me == nullptr) return;
+    if (tok.s) tok.s->waiters.remove(&tok);
+    if (!jh->is_finished() && jh->header()->joiner == me) jh->header()->joiner = nullptr;
+    me = nullptr;
+  }
+};
+}  // namespace detail
+
+// Runs `inner` as its own task until it finishes or `token` is cancelled, whichever is first;
+// on cancellation the inner task is aborted (its destructors run: an I/O operation it awaits is
+// cancelled and waited for) and Cancelled comes back. If both happened, completion wins.
+template <class T>
+Task<Result<T, CancelError>> until_cancelled(const CancellationToken& token, Task<T> inner) {
+  if (token.is_cancelled()) co_return err(CancelError::Cancelled);
+  JoinHandle<T> jh = Runtime::current()->spawn(std::move(inner));
+  co_await detail::JoinOrCancel<T>{&jh, token.cancelled()};
+  if (!jh.is_finished()) {
+    jh.abort();
+    co_return err(CancelError::Cancelled);
+  }
+  auto r = co_await jh;
+  if constexpr (std::is_void_v<T>) {
+    co_return Result<void, CancelError>{};
+  } else {
+    co_return std::move(*r);
+  }
+}
+
 }  // namespace sluice

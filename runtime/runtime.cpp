@@ -3,6 +3,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,9 +19,17 @@
 namespace sluice {
 
 namespace {
-constexpr uint64_t kEventfdTag = 1;
+// user_data values that are not IoOp addresses (an IoOp is at least 8-aligned, never 1 or 2).
+constexpr uint64_t kEventfdTag = 1;  // the park's eventfd read
+constexpr uint64_t kIgnoreTag = 2;   // cancel requests: their own completions carry nothing
 static_assert(sizeof(io_uring) <= 256, "ring_storage_ too small");
 io_uring* ring_of(unsigned char* storage) { return reinterpret_cast<io_uring*>(storage); }
+// liburing 2.3 (Debian 12) declares io_uring_enable_rings but does not export it.
+int enable_ring(io_uring* ring) noexcept {
+  long rc =
+      ::syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+  return rc < 0 ? -errno : 0;
+}
 }  // namespace
 
 // ---- frames freed away from their runtime, and orphans: Tasks that outlive the runtime whose
@@ -130,15 +139,254 @@ Result<void, RuntimeError> Runtime::init() noexcept {
   if (!slab_.ok()) return err(RuntimeError{RuntimeErrc::OutOfMemory, ENOMEM});
   efd_ = ::eventfd(0, EFD_CLOEXEC);
   if (efd_ < 0) return err(RuntimeError{RuntimeErrc::EventFd, errno});
-  const int rc = io_uring_queue_init(8, ring_of(ring_storage_), 0);
-  ring_ok_ = rc == 0;
-  if (!ring_ok_ && cfg_.require_io_uring) return err(RuntimeError{RuntimeErrc::IoUring, -rc});
+  auto ring = ring_setup();
+  if (!ring && cfg_.require_io_uring) return ring;
   try {
     shutdown_token_ = new CancellationToken();
   } catch (const std::bad_alloc&) {
     return err(RuntimeError{RuntimeErrc::OutOfMemory, ENOMEM});
   }
   return {};
+}
+
+// Tries the setup modes in order (IoSetup::Auto: fastest first). A mode the kernel does not
+// know fails with EINVAL and the next is tried; any other failure (EMFILE, ENOMEM, EPERM under
+// a seccomp policy) would fail the same way for every mode. A ring without IORING_FEAT_NODROP
+// (before 5.5) could drop completions under overflow: refused.
+Result<void, RuntimeError> Runtime::ring_setup() noexcept {
+  io_uring* ring = ring_of(ring_storage_);
+  const unsigned entries = cfg_.io_entries != 0 ? cfg_.io_entries : 256;
+  const unsigned cq = cfg_.io_cq_entries != 0 ? cfg_.io_cq_entries : entries * 16;
+  IoSetup order[3] = {IoSetup::DeferTaskrun, IoSetup::CoopTaskrun, IoSetup::Plain};
+  std::size_t n = 3;
+  if (cfg_.io_setup != IoSetup::Auto) {
+    order[0] = cfg_.io_setup;
+    n = cfg_.io_setup == IoSetup::None ? 0 : 1;
+  }
+  int last = ENOSYS;
+  for (std::size_t i = 0; i < n; ++i) {
+    io_uring_params p{};
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    p.cq_entries = cq;
+    if (order[i] == IoSetup::DeferTaskrun)
+      // R_DISABLED: the thread that first runs the runtime becomes the single issuer (it is
+      // often not the thread that built it).
+      p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+    else if (order[i] == IoSetup::CoopTaskrun)
+      p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    const int rc = io_uring_queue_init_params(entries, ring, &p);
+    if (rc == 0) {
+      if (!(p.features & IORING_FEAT_NODROP)) {
+        io_uring_queue_exit(ring);
+        last = EOPNOTSUPP;
+        break;
+      }
+      ring_ok_ = true;
+      io_mode_ = order[i];
+      ring_disabled_ = order[i] == IoSetup::DeferTaskrun;
+      io_koverflow_seen_ = *ring->cq.koverflow;
+      return {};
+    }
+    last = -rc;
+    if (rc != -EINVAL) break;
+  }
+  ring_ok_ = false;
+  io_mode_ = IoSetup::None;
+  return err(RuntimeError{RuntimeErrc::IoUring, last});
+}
+
+// A single-issuer ring accepts submissions from one thread: the one that enabled it. A runtime
+// run from another thread later (block_on there) gets a fresh ring when nothing is in flight;
+// with operations or buffer rings bound to the old ring it cannot move, and says so.
+void Runtime::ring_claim_thread() noexcept {
+  if (!ring_ok_ || io_mode_ != IoSetup::DeferTaskrun) return;
+  io_uring* ring = ring_of(ring_storage_);
+  if (ring_disabled_) {
+    if (enable_ring(ring) == 0) {
+      ring_disabled_ = false;
+      io_issuer_ = &detail::tl_ctx;
+      return;
+    }
+  } else if (io_issuer_ == &detail::tl_ctx) {
+    return;
+  }
+  if (io_inflight_ != 0 || io_buf_rings_ != 0)
+    detail::fatal(
+        "a runtime with I/O in flight or a registered buffer ring cannot run on another thread",
+        "its io_uring ring is single-issuer; finish or drop the I/O first, or use "
+        "RuntimeConfig::io_setup = IoSetup::CoopTaskrun");
+  io_uring_queue_exit(ring);  // cancels the park's eventfd read, if armed
+  efd_armed_ = false;
+  ring_ok_ = false;
+  if (ring_setup() && ring_disabled_ && enable_ring(ring) == 0) {
+    ring_disabled_ = false;
+    io_issuer_ = &detail::tl_ctx;
+  }
+}
+
+void Runtime::check_issuer(const char* what) const noexcept {
+  if (io_mode_ == IoSetup::DeferTaskrun && !ring_disabled_ && io_issuer_ != &detail::tl_ctx)
+    detail::fatal(what,
+                  "called on a thread that is not the one running the runtime (its io_uring ring "
+                  "is single-issuer)");
+}
+
+bool Runtime::io_pending() const noexcept {
+  return ring_ok_ && (io_inflight_ != 0 || io_deferred_ != nullptr ||
+                      io_uring_sq_ready(ring_of(const_cast<unsigned char*>(ring_storage_))) != 0);
+}
+
+io_uring_sqe* Runtime::io_sqe_or_flush(unsigned need) noexcept {
+  io_uring* ring = ring_of(ring_storage_);
+  io_uring_sqe* sqe = io_uring_sq_space_left(ring) >= need ? io_uring_get_sqe(ring) : nullptr;
+  while (sqe == nullptr) [[unlikely]] {
+      // Full: submit what is queued (the kernel takes it all unless the completion queue has
+      // an overflow backlog, EBUSY, which reaping clears) and take the freed entry.
+      ++counters_.io_sq_full;
+      ++counters_.io_enters;
+      (void)io_uring_submit_and_get_events(ring);
+      io_reap();
+      sqe = io_uring_sq_space_left(ring) >= need ? io_uring_get_sqe(ring) : nullptr;
+    }
+  return sqe;
+}
+
+io_uring_sqe* Runtime::io_linked_sqe() noexcept {
+  io_uring_sqe* sqe = io_uring_get_sqe(ring_of(ring_storage_));  // reserved by io_prepare
+  io_uring_sqe_set_data64(sqe, kIgnoreTag);
+  ++counters_.io_submitted;
+  return sqe;
+}
+
+io_uring_sqe* Runtime::io_prepare(detail::IoOp* op, unsigned linked) noexcept {
+  if (!ring_ok_) [[unlikely]]
+    return nullptr;
+#if SLUICE_CHECKED
+  check_issuer("an I/O operation");
+#endif
+  io_uring_sqe* sqe = io_sqe_or_flush(1 + linked);
+  io_uring_sqe_set_data(sqe, op);
+  op->in_flight = true;
+  ++io_inflight_;
+  ++counters_.io_submitted;
+  return sqe;
+}
+
+void Runtime::io_cancel(detail::IoOp* op) noexcept {
+  if (!op->in_flight) return;
+  check_issuer("cancelling an I/O operation (its awaiter destroyed)");
+  io_uring* ring = ring_of(ring_storage_);
+  io_reap();  // its last completion may already be here
+  if (!op->in_flight) return;
+  io_uring_sqe* sqe = io_sqe_or_flush();
+  io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(op), 0);
+  io_uring_sqe_set_data64(sqe, kIgnoreTag);
+  ++counters_.io_submitted;
+  ++counters_.io_cancels;
+  while (op->in_flight) {
+    ++counters_.io_enters;
+    (void)io_uring_submit_and_wait(ring, 1);
+    io_reap();
+  }
+}
+
+// Every operation still in flight when the runtime goes (owned by objects outside its tasks,
+// or whose cancel raced teardown) is cancelled and waited for, so the kernel writes nothing
+// after the ring is gone and no object that outlives us finds its operation in flight.
+void Runtime::io_cancel_all() noexcept {
+  if (!ring_ok_ || io_inflight_ == 0) return;
+  check_issuer("destroying a runtime with I/O operations in flight");
+  io_uring* ring = ring_of(ring_storage_);
+  io_uring_sqe* sqe = io_sqe_or_flush();
+  io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(sqe, kIgnoreTag);
+  ++counters_.io_submitted;
+  for (int round = 0; io_inflight_ != 0; ++round) {
+    ++counters_.io_enters;
+    __kernel_timespec ts{0, 10 * 1000 * 1000};
+    io_uring_cqe* cqe = nullptr;
+    (void)io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, nullptr);
+    io_reap();
+    if (io_inflight_ != 0 && (round & 15) == 15) {  // an op armed after the cancel: again
+      sqe = io_sqe_or_flush();
+      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+      io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    }
+  }
+}
+
+int Runtime::io_register_buf_ring(void* ring_mem, uint32_t entries, uint16_t group) noexcept {
+  if (!ring_ok_) return -ENOSYS;
+  check_issuer("registering a buffer ring");
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(ring_mem);
+  reg.ring_entries = entries;
+  reg.bgid = group;
+  const int rc = io_uring_register_buf_ring(ring_of(ring_storage_), &reg, 0);
+  if (rc == 0) ++io_buf_rings_;
+  return rc;
+}
+
+void Runtime::io_unregister_buf_ring(uint16_t group) noexcept {
+  if (!ring_ok_ || io_buf_rings_ == 0) return;
+  if (io_uring_unregister_buf_ring(ring_of(ring_storage_), group) == 0) --io_buf_rings_;
+}
+
+void Runtime::io_run_deferred() noexcept {
+  while (detail::IoOp* op = io_deferred_) {
+    io_deferred_ = op->deferred_next;
+    op->deferred = false;
+    op->on_deferred(op);
+  }
+}
+
+bool Runtime::io_step() noexcept {
+  io_run_deferred();
+  ++counters_.io_enters;
+  (void)io_uring_submit_and_get_events(ring_of(ring_storage_));
+  return io_reap() != 0;
+}
+
+// Delivers every completion in the queue. on_cqe only records and schedules, so nothing here
+// re-enters. An overflow flag means the kernel holds completions back (NODROP): flush them now,
+// so no completion waits for a later turn.
+unsigned Runtime::io_reap() noexcept {
+  io_uring* ring = ring_of(ring_storage_);
+  unsigned total = 0;
+  for (int round = 0; round < 8; ++round) {
+    unsigned head;
+    unsigned n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      ++n;
+      const uint64_t ud = cqe->user_data;
+      if (ud == kEventfdTag) {
+        efd_armed_ = false;
+        continue;
+      }
+      if (ud == kIgnoreTag || ud == LIBURING_UDATA_TIMEOUT || ud == 0) continue;
+      auto* op = reinterpret_cast<detail::IoOp*>(ud);
+      ++counters_.io_completed;
+      if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        op->in_flight = false;
+        --io_inflight_;
+      }
+      op->on_cqe(op, cqe->res, cqe->flags);
+    }
+    io_uring_cq_advance(ring, n);
+    total += n;
+    io_run_deferred();  // out of the loop now: they may submit (a full queue reaps, nested)
+    if (!io_uring_cq_has_overflow(ring)) break;
+    ++counters_.io_cq_overflows;
+    ++counters_.io_enters;
+    (void)io_uring_get_events(ring);
+  }
+  const unsigned ko = *ring->cq.koverflow;
+  if (ko != io_koverflow_seen_) [[unlikely]] {
+    counters_.io_cq_dropped += ko - io_koverflow_seen_;
+    io_koverflow_seen_ = ko;
+  }
+  return total;
 }
 
 void Runtime::adopt_orphan_or_die(detail::TaskHeader* t) noexcept {
@@ -162,6 +410,7 @@ Runtime::~Runtime() {
   // so walk again until a walk finds nothing.
   while (destroy_live_roots()) {
   }
+  io_cancel_all();
   // Claims of cross-thread wakes: release the frames they kept alive. A waker that claimed a
   // task (it stays armed) may still be on its way, or may still be writing our eventfd after
   // its push: wait for both, so a channel closed by another thread while this runtime goes
@@ -313,6 +562,10 @@ void Runtime::poll_events() noexcept {
   // Polled waits last: a busy runtime spends its idle time here, and a wait that fires goes
   // straight back to the run loop with nothing else checked in between.
   if (!polls_.empty()) check_polls();
+  // I/O: one enter submits this turn's SQEs and reaps what completed. A parking runtime with
+  // nothing to run skips it: its park submits and waits in the same enter.
+  if (io_pending() && (ready_head_ != nullptr || cfg_.idle.kind != IdlePolicy::Kind::park))
+    io_step();
 }
 
 void Runtime::check_polls() noexcept {
@@ -364,6 +617,7 @@ void Runtime::run_until(detail::TaskHeader* root) {
   running_ = true;
   c.rt = this;
   owner_ = &c;
+  ring_claim_thread();
   if (root != nullptr) {
     while (!run_batch(root)) {
       poll_events();
@@ -384,6 +638,7 @@ ShutdownReport Runtime::shutdown_until(Clock::time_point deadline) {
   running_ = true;
   c.rt = this;
   owner_ = &c;
+  ring_claim_thread();
   // A timer bounds the park so the quiesce deadline is honoured under the park policy (none
   // for "never": the loop then ends only when every task has).
   struct Wake {
@@ -411,6 +666,8 @@ void Runtime::idle() noexcept {
     case IdlePolicy::Kind::spin_then_park:
       for (uint32_t i = 0; i < cfg_.idle.spins; ++i) {
         if (inbox_.maybe_nonempty()) return;
+        // Every 64 spins, completions: one enter (the ring posts them only when asked).
+        if ((i & 63) == 0 && io_pending() && io_step() && ready_head_ != nullptr) return;
         if (!timers_.empty() && (i & 63) == 0 &&
             timers_.next_expiration() <=
                 (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) >>
@@ -445,8 +702,9 @@ void Runtime::park(int64_t timeout_ns) noexcept {
   ++counters_.parks;
   if (ring_ok_) {
     io_uring* ring = ring_of(ring_storage_);
+    io_run_deferred();
     if (!efd_armed_) {
-      io_uring_sqe* sqe = io_uring_get_sqe(ring);
+      io_uring_sqe* sqe = io_sqe_or_flush();
       io_uring_prep_read(sqe, efd_, &efd_buf_, sizeof(efd_buf_), 0);
       io_uring_sqe_set_data64(sqe, kEventfdTag);
       efd_armed_ = true;
@@ -459,14 +717,11 @@ void Runtime::park(int64_t timeout_ns) noexcept {
       tsp = &ts;
     }
     io_uring_cqe* cqe = nullptr;
+    // One enter: submits this turn's SQEs, waits for I/O, a cross-thread wake (the eventfd
+    // read) or the nearest timer, and runs the deferred task work that posts completions.
+    ++counters_.io_enters;
     (void)io_uring_submit_and_wait_timeout(ring, &cqe, 1, tsp, nullptr);
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_for_each_cqe(ring, head, cqe) {
-      if (io_uring_cqe_get_data64(cqe) == kEventfdTag) efd_armed_ = false;
-      ++seen;
-    }
-    io_uring_cq_advance(ring, seen);
+    io_reap();
   } else {
     pollfd p{efd_, POLLIN, 0};
     int ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999999) / 1000000);

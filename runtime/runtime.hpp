@@ -24,6 +24,8 @@
 #include "task.hpp"
 #include "timer_wheel.hpp"
 
+struct io_uring_sqe;  // <liburing.h>, kept out of this header (runtime/io/ includes it)
+
 namespace sluice {
 
 // What the runtime does when it has nothing to run.
@@ -37,6 +39,33 @@ struct IdlePolicy {
   }
   static constexpr IdlePolicy park() noexcept { return {Kind::park, 0}; }
 };
+
+// The io_uring setup modes, fastest first. Measured on a 2-vCPU VM (docs/io.md, perf/RESULTS.md):
+// a busy-polling runtime with Plain saw loopback TCP round trips of ~120 us, because each
+// completion's task work arrives by an inter-processor interrupt the guest pays like a wake-up;
+// CoopTaskrun and DeferTaskrun run the task work when the runtime enters the kernel itself.
+enum class IoSetup : uint8_t {
+  Auto,          // DeferTaskrun if the kernel accepts it, else CoopTaskrun, else Plain
+  DeferTaskrun,  // SINGLE_ISSUER | DEFER_TASKRUN (6.1+): completions post only when we ask
+  CoopTaskrun,   // COOP_TASKRUN | TASKRUN_FLAG (5.19+): no IPI, task work at our next enter
+  Plain,         // default flags
+  None,          // (reported only) no ring: I/O operations fail with ENOSYS
+};
+inline const char* to_string(IoSetup m) noexcept {
+  switch (m) {
+    case IoSetup::Auto:
+      return "auto";
+    case IoSetup::DeferTaskrun:
+      return "defer_taskrun";
+    case IoSetup::CoopTaskrun:
+      return "coop_taskrun";
+    case IoSetup::Plain:
+      return "plain";
+    case IoSetup::None:
+      return "none";
+  }
+  return "unknown";
+}
 
 struct RuntimeConfig {
   IdlePolicy idle = IdlePolicy::park();
@@ -54,6 +83,16 @@ struct RuntimeConfig {
   // false (the default while the ring is only used for parking): park with poll(2) on the
   // eventfd instead; cross-thread wakes and timers work the same. uses_io_uring() tells.
   bool require_io_uring = false;
+  // How the io_uring ring is set up (see IoSetup). Auto takes the fastest mode the kernel
+  // accepts: DeferTaskrun, then CoopTaskrun, then Plain.
+  IoSetup io_setup = IoSetup::Auto;
+  // Submission queue entries (a full queue is submitted and refilled, never an error) and
+  // completion queue entries (0: 16 times io_entries). Size the completion queue for the
+  // worst burst: every multishot receive can post one completion per provided buffer before
+  // the runtime reaps. An overflow loses nothing (the kernel holds the completions back and
+  // the runtime flushes them; Counters::io_cq_overflows counts it) but costs extra enters.
+  uint32_t io_entries = 256;
+  uint32_t io_cq_entries = 0;
 };
 
 struct Counters {
@@ -66,6 +105,17 @@ struct Counters {
   uint64_t timers_fired = 0;
   uint64_t detached_exceptions = 0;  // detached tasks that ended with an exception
   uint64_t frames_handed_back = 0;   // frames freed on another thread, returned to our slab
+  // io_uring (runtime/io/). enters counts every io_uring_enter the runtime makes (submits,
+  // reaps, parks); cq_overflows counts turns that found the overflow flag set and flushed;
+  // cq_dropped is the kernel's count of completions it could not keep (stays 0: the runtime
+  // requires IORING_FEAT_NODROP).
+  uint64_t io_submitted = 0;  // operations handed to the ring (SQEs, cancels included)
+  uint64_t io_completed = 0;  // completions reaped for operations (multishot: each one)
+  uint64_t io_enters = 0;
+  uint64_t io_cancels = 0;  // operations cancelled because their awaiter went away
+  uint64_t io_cq_overflows = 0;
+  uint64_t io_cq_dropped = 0;
+  uint64_t io_sq_full = 0;  // times the submission queue was full and submitted early
 };
 
 // Why a Runtime could not be built (Runtime::make). errno_value is what the failing call set.
@@ -128,6 +178,23 @@ inline const char* to_string(SpawnErrc e) noexcept {
 }
 
 namespace detail {
+// One io_uring operation: its address is the SQE's user_data. on_cqe runs on the runtime's
+// thread for each of its completions (a multishot one gets several; the last comes without
+// IORING_CQE_F_MORE), and may only record the result and schedule tasks. in_flight is true from
+// submission to the last completion; the memory holding the op (and any buffer the kernel
+// writes) must stay alive while it is: Runtime::io_cancel waits for that.
+//
+// on_deferred (optional) runs after the reap loop for an op that asked with
+// Runtime::io_defer from its on_cqe: there it may submit again (re-arm a multishot receive,
+// resubmit a partial send), which on_cqe itself must not do.
+struct IoOp {
+  void (*on_cqe)(IoOp*, int32_t res, uint32_t cqe_flags) noexcept = nullptr;
+  void (*on_deferred)(IoOp*) noexcept = nullptr;
+  IoOp* deferred_next = nullptr;
+  bool in_flight = false;
+  bool deferred = false;  // queued for on_deferred
+};
+
 // A wait that a busy-polling runtime checks itself instead of being woken (Runtime::add_poll).
 // Why: a cross-thread wake through the inbox moves five or six cache lines between the two
 // cores (waiter word, task header, inbox head, stub, ...); a runtime that never sleeps can
@@ -202,6 +269,48 @@ class Runtime {
   const RuntimeConfig& config() const noexcept { return cfg_; }
   TimerWheel& timers() noexcept { return timers_; }
   bool uses_io_uring() const noexcept { return ring_ok_; }
+  // The io_uring setup the kernel accepted (IoSetup::None without a ring).
+  IoSetup io_setup() const noexcept { return io_mode_; }
+  // Operations submitted whose last completion has not arrived.
+  std::size_t io_in_flight() const noexcept { return io_inflight_; }
+
+  // ---- io_uring operations (runtime/io/; owner thread) ----
+  // An SQE for `op`, its user_data set and the op counted in flight; the caller fills in the
+  // rest before it next yields to the runtime, which submits every SQE of a loop turn with one
+  // enter. A full submission queue is submitted at once to make room. nullptr: no ring
+  // (uses_io_uring() is false); the operation should fail with ENOSYS.
+  io_uring_sqe* io_prepare(detail::IoOp* op, unsigned linked = 0) noexcept;
+  // Cancels `op` (IORING_OP_ASYNC_CANCEL) and waits, in the kernel, until its last completion
+  // arrives; completions of other operations reaped meanwhile are delivered as usual. Used by
+  // an awaiter destroyed while its operation is in flight (abort, timeout, cancellation): its
+  // buffer and frame are still alive until this returns, so the kernel never writes freed
+  // memory. Not a hot path: one or two enters.
+  void io_cancel(detail::IoOp* op) noexcept;
+  // Run op->on_deferred at the next safe point: the end of the current reap loop (from
+  // on_cqe), or before the next submit (from a task). See IoOp.
+  void io_defer(detail::IoOp* op) noexcept {
+    if (op->deferred) return;
+    op->deferred = true;
+    op->deferred_next = io_deferred_;
+    io_deferred_ = op;
+  }
+  // An op's owner going away takes it off the deferred list (a short list: a linear walk).
+  void io_undefer(detail::IoOp* op) noexcept {
+    if (!op->deferred) return;
+    for (detail::IoOp** pp = &io_deferred_; *pp != nullptr; pp = &(*pp)->deferred_next)
+      if (*pp == op) {
+        *pp = op->deferred_next;
+        break;
+      }
+    op->deferred = false;
+  }
+  // A second SQE right after the one io_prepare returned, for a linked request (a link
+  // timeout); io_prepare(op, 1) reserved room for it. Its completion is ignored.
+  io_uring_sqe* io_linked_sqe() noexcept;
+  // Provided-buffer rings (runtime/io/buffer_ring.hpp): registered with this runtime's ring.
+  // Returns 0 or -errno.
+  int io_register_buf_ring(void* ring_mem, uint32_t entries, uint16_t group) noexcept;
+  void io_unregister_buf_ring(uint16_t group) noexcept;
 
   // ---- used by awaiters (sluice internals and extension points) ----
 
@@ -359,6 +468,15 @@ class Runtime {
   void idle() noexcept;
   void park(int64_t timeout_ns) noexcept;
   void unpark() noexcept;
+  Result<void, RuntimeError> ring_setup() noexcept;
+  void ring_claim_thread() noexcept;
+  bool io_step() noexcept;  // submit and reap (one enter); true if anything completed
+  unsigned io_reap() noexcept;
+  bool io_pending() const noexcept;
+  io_uring_sqe* io_sqe_or_flush(unsigned need = 1) noexcept;
+  void io_cancel_all() noexcept;
+  void io_run_deferred() noexcept;
+  void check_issuer(const char* what) const noexcept;
 
   RuntimeConfig cfg_;
   FrameSlab slab_;
@@ -380,6 +498,13 @@ class Runtime {
   // least io_uring's own alignment, and its ring pointers start on their own cache line.
   alignas(64) unsigned char ring_storage_[256];
   bool ring_ok_ = false;
+  bool ring_disabled_ = false;  // created IORING_SETUP_R_DISABLED: enabled by the first run
+  IoSetup io_mode_ = IoSetup::None;
+  std::size_t io_inflight_ = 0;  // operations (not the eventfd read) awaiting their last CQE
+  unsigned io_koverflow_seen_ = 0;
+  const void* io_issuer_ = nullptr;      // thread that enabled a single-issuer ring
+  std::size_t io_buf_rings_ = 0;         // provided-buffer rings registered (they pin the ring)
+  detail::IoOp* io_deferred_ = nullptr;  // ops waiting for on_deferred (io_defer)
   bool efd_armed_ = false;
   int efd_ = -1;
   uint64_t efd_buf_ = 0;
