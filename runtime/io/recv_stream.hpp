@@ -44,6 +44,7 @@ class RecvStream {
     bool stalled = false;
     bool closing = false;
     bool armed_once = false;
+    uint64_t rearms = 0;  // arms after the first: the kernel ended it, or the ring ran dry
     sluice::detail::TaskHeader* waiter = nullptr;
     std::unique_ptr<Item[]> q;  // count + 2: one per buffer, plus the terminal item
     uint32_t cap = 0, head = 0, size = 0;
@@ -62,6 +63,7 @@ class RecvStream {
         push(Item{-ENOSYS, 0, false});
         return;
       }
+      if (armed_once) ++rearms;
       armed_once = true;
       stalled = false;
       if (multishot)
@@ -187,6 +189,8 @@ class RecvStream {
   NextAwaiter next() noexcept { return NextAwaiter(s_.get()); }
 
   bool valid() const noexcept { return s_ != nullptr; }
+  // Times the receive was armed again after the kernel ended it (-ENOBUFS included).
+  uint64_t rearms() const noexcept { return s_ ? s_->rearms : 0; }
   // Messages received and not yet taken.
   std::size_t queued() const noexcept { return s_ ? s_->size : 0; }
 
