@@ -24,6 +24,15 @@ constexpr uint64_t kEventfdTag = 1;  // the park's eventfd read
 constexpr uint64_t kIgnoreTag = 2;   // cancel requests: their own completions carry nothing
 static_assert(sizeof(io_uring) <= 256, "ring_storage_ too small");
 io_uring* ring_of(unsigned char* storage) { return reinterpret_cast<io_uring*>(storage); }
+// A number no other thread of the process has or will have. Not the address of a thread_local:
+// a thread that exits frees its block, and the next thread often gets the same address, so
+// a runtime moved from a finished thread to a new one would think it had not moved.
+uint64_t this_thread_serial() noexcept {
+  static std::atomic<uint64_t> next{1};
+  // relaxed: only uniqueness matters, which the atomic increment gives.
+  thread_local const uint64_t id = next.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
 // liburing 2.3 (Debian 12) declares io_uring_enable_rings but does not export it.
 int enable_ring(io_uring* ring) noexcept {
   long rc =
@@ -204,10 +213,10 @@ void Runtime::ring_claim_thread() noexcept {
   if (ring_disabled_) {
     if (enable_ring(ring) == 0) {
       ring_disabled_ = false;
-      io_issuer_ = &detail::tl_ctx;
+      io_issuer_ = this_thread_serial();
       return;
     }
-  } else if (io_issuer_ == &detail::tl_ctx) {
+  } else if (io_issuer_ == this_thread_serial()) {
     return;
   }
   if (io_inflight_ != 0 || io_buf_rings_ != 0)
@@ -220,12 +229,12 @@ void Runtime::ring_claim_thread() noexcept {
   ring_ok_ = false;
   if (ring_setup() && ring_disabled_ && enable_ring(ring) == 0) {
     ring_disabled_ = false;
-    io_issuer_ = &detail::tl_ctx;
+    io_issuer_ = this_thread_serial();
   }
 }
 
 void Runtime::check_issuer(const char* what) const noexcept {
-  if (io_mode_ == IoSetup::DeferTaskrun && !ring_disabled_ && io_issuer_ != &detail::tl_ctx)
+  if (io_mode_ == IoSetup::DeferTaskrun && !ring_disabled_ && io_issuer_ != this_thread_serial())
     detail::fatal(what,
                   "called on a thread that is not the one running the runtime (its io_uring ring "
                   "is single-issuer)");

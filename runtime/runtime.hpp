@@ -502,8 +502,8 @@ class Runtime {
   IoSetup io_mode_ = IoSetup::None;
   std::size_t io_inflight_ = 0;  // operations (not the eventfd read) awaiting their last CQE
   unsigned io_koverflow_seen_ = 0;
-  const void* io_issuer_ = nullptr;      // thread that enabled a single-issuer ring
-  std::size_t io_buf_rings_ = 0;         // provided-buffer rings registered (they pin the ring)
+  uint64_t io_issuer_ = 0;        // thread (this_thread_serial) that enabled a single-issuer ring
+  std::size_t io_buf_rings_ = 0;  // provided-buffer rings registered (they pin the ring)
   detail::IoOp* io_deferred_ = nullptr;  // ops waiting for on_deferred (io_defer)
   bool efd_armed_ = false;
   int efd_ = -1;

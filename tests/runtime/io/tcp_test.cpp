@@ -308,6 +308,39 @@ TEST(Tcp, NoEnterWhenNothingInFlight) {
   EXPECT_EQ(rt->counters().io_enters, 0u);
 }
 
+// A runtime run from a second thread: with nothing in flight it gets a fresh single-issuer
+// ring and I/O works there; with a receive still in flight it cannot move, and says so.
+TEST(Tcp, RunOnAnotherThreadGetsAFreshRing) {
+  Watchdog wd(30s);
+  auto rt = make_rt(IdlePolicy::park());
+  for (int round = 0; round < 3; ++round) {
+    std::thread t([&] { rt->block_on(one_echo(rt.get())); });
+    t.join();
+  }
+  EXPECT_EQ(rt->io_in_flight(), 0u);
+}
+
+TEST(TcpDeathTest, MovingARuntimeWithIoInFlightStops) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto rt = make_rt(IdlePolicy::park());
+        if (rt->io_setup() != IoSetup::DeferTaskrun) {
+          std::fprintf(stderr, "cannot run on another thread\n");  // nothing to check here
+          std::abort();
+        }
+        auto l = TcpListener::bind(SocketAddress::loopback_v4(0));
+        rt->block_on([](Runtime* rt, TcpListener* l) -> Task<void> {
+          // Left waiting in accept() when block_on returns.
+          rt->spawn([](TcpListener* l) -> Task<void> { (void)co_await l->accept(); }(l)).detach();
+          co_await yield_now();
+        }(rt.get(), &*l));
+        std::thread t([&] { rt->block_on([]() -> Task<void> { co_return; }()); });
+        t.join();
+      },
+      "cannot run on another thread");
+}
+
 TEST(Tcp, NoRingMeansEnosys) {
   RuntimeConfig cfg;
   cfg.io_setup = IoSetup::None;
