@@ -11,6 +11,7 @@
 
 #include "detail/wait_list.hpp"
 #include "runtime.hpp"
+#include "time.hpp"
 
 namespace sluice {
 
@@ -110,6 +111,7 @@ template <class T>
 Task<Result<T, CancelError>> until_cancelled(const CancellationToken& token, Task<T> inner) {
   if (token.is_cancelled()) co_return err(CancelError::Cancelled);
   JoinHandle<T> jh = Runtime::current()->spawn(std::move(inner));
+  detail::AbortUnfinished<T> guard{&jh};  // this task destroyed first: the inner one goes too
   co_await detail::JoinOrCancel<T>{&jh, token.cancelled()};
   if (!jh.is_finished()) {
     jh.abort();

@@ -164,7 +164,8 @@ Result<void, RuntimeError> Runtime::init() noexcept {
 // (before 5.5) could drop completions under overflow: refused.
 Result<void, RuntimeError> Runtime::ring_setup() noexcept {
   io_uring* ring = ring_of(ring_storage_);
-  const unsigned entries = cfg_.io_entries != 0 ? cfg_.io_entries : 256;
+  // At least 2: a connect with a limit takes two linked entries.
+  const unsigned entries = cfg_.io_entries < 2 ? 2 : cfg_.io_entries;
   const unsigned cq = cfg_.io_cq_entries != 0 ? cfg_.io_cq_entries : entries * 16;
   IoSetup order[3] = {IoSetup::DeferTaskrun, IoSetup::CoopTaskrun, IoSetup::Plain};
   std::size_t n = 3;
@@ -179,11 +180,21 @@ Result<void, RuntimeError> Runtime::ring_setup() noexcept {
     p.cq_entries = cq;
     if (order[i] == IoSetup::DeferTaskrun)
       // R_DISABLED: the thread that first runs the runtime becomes the single issuer (it is
-      // often not the thread that built it).
-      p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+      // often not the thread that built it). TASKRUN_FLAG: the kernel raises IORING_SQ_TASKRUN
+      // when completion work waits, so a busy turn enters only then (io_poll).
+      p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
+                 IORING_SETUP_TASKRUN_FLAG;
     else if (order[i] == IoSetup::CoopTaskrun)
       p.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    const int rc = io_uring_queue_init_params(entries, ring, &p);
+    int rc = io_uring_queue_init_params(entries, ring, &p);
+    if (rc == -EINVAL && order[i] == IoSetup::DeferTaskrun) {
+      // A kernel that takes DEFER_TASKRUN but not with TASKRUN_FLAG: enter every busy turn.
+      p = io_uring_params{};
+      p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SINGLE_ISSUER |
+                IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+      p.cq_entries = cq;
+      rc = io_uring_queue_init_params(entries, ring, &p);
+    }
     if (rc == 0) {
       if (!(p.features & IORING_FEAT_NODROP)) {
         io_uring_queue_exit(ring);
@@ -192,6 +203,7 @@ Result<void, RuntimeError> Runtime::ring_setup() noexcept {
       }
       ring_ok_ = true;
       io_mode_ = order[i];
+      io_taskrun_flag_ = (p.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
       ring_disabled_ = order[i] == IoSetup::DeferTaskrun;
       io_koverflow_seen_ = *ring->cq.koverflow;
       return {};
@@ -243,6 +255,25 @@ void Runtime::check_issuer(const char* what) const noexcept {
 bool Runtime::io_pending() const noexcept {
   return ring_ok_ && (io_inflight_ != 0 || io_deferred_ != nullptr ||
                       io_uring_sq_ready(ring_of(const_cast<unsigned char*>(ring_storage_))) != 0);
+}
+
+// A busy turn's I/O: enter only when there is something to submit or the kernel says
+// completion work waits (IORING_SQ_TASKRUN, or an overflow backlog); completions already
+// posted are reaped without a syscall. So a server whose accept or multishot receive sits
+// armed spins without entering the kernel until a packet arrives. Without TASKRUN_FLAG a
+// deferred-taskrun ring must enter every turn while anything is in flight.
+bool Runtime::io_poll() noexcept {
+  if (!ring_ok_) return false;
+  io_run_deferred();
+  io_uring* ring = ring_of(ring_storage_);
+  // The kernel's flags word: read once (it changes under us; a stale read costs a turn).
+  const unsigned kflags = __atomic_load_n(ring->sq.kflags, __ATOMIC_RELAXED);
+  const bool enter = io_uring_sq_ready(ring) != 0 ||
+                     (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0 ||
+                     (io_inflight_ != 0 && !io_taskrun_flag_ && io_mode_ != IoSetup::Plain);
+  if (enter) return io_step();
+  if (io_uring_cq_ready(ring) != 0) return io_reap() != 0;
+  return false;
 }
 
 io_uring_sqe* Runtime::io_sqe_or_flush(unsigned need) noexcept {
@@ -316,7 +347,7 @@ void Runtime::io_cancel_all() noexcept {
     io_uring_cqe* cqe = nullptr;
     (void)io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, nullptr);
     io_reap();
-    if (io_inflight_ != 0 && (round & 15) == 15) {  // an op armed after the cancel: again
+    if (io_inflight_ != 0 && round > 0) {  // an op armed after the cancel (a re-arm): again
       sqe = io_sqe_or_flush();
       io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
       io_uring_sqe_set_data64(sqe, kIgnoreTag);
@@ -419,6 +450,9 @@ Runtime::~Runtime() {
   // so walk again until a walk finds nothing.
   while (destroy_live_roots()) {
   }
+  if (io_buf_rings_ != 0)
+    detail::fatal("Runtime destroyed while a BufferRing is still registered with it",
+                  "destroy BufferRings (and the RecvStreams and leases that use them) first");
   io_cancel_all();
   // Claims of cross-thread wakes: release the frames they kept alive. A waker that claimed a
   // task (it stays armed) may still be on its way, or may still be writing our eventfd after
@@ -574,7 +608,7 @@ void Runtime::poll_events() noexcept {
   // I/O: one enter submits this turn's SQEs and reaps what completed. A parking runtime with
   // nothing to run skips it: its park submits and waits in the same enter.
   if (io_pending() && (ready_head_ != nullptr || cfg_.idle.kind != IdlePolicy::Kind::park))
-    io_step();
+    io_poll();
 }
 
 void Runtime::check_polls() noexcept {
@@ -633,6 +667,9 @@ void Runtime::run_until(detail::TaskHeader* root) {
       if (ready_head_ == nullptr) idle();
     }
   }
+  // SQEs that tasks prepared in the root's last batch: into the kernel now, not at the next
+  // run (a send must not sit in the queue while nobody runs the runtime).
+  if (ring_ok_ && io_uring_sq_ready(ring_of(ring_storage_)) != 0) io_step();
   running_ = false;
   c.rt = saved;
   c.current = saved_cur;
@@ -676,7 +713,7 @@ void Runtime::idle() noexcept {
       for (uint32_t i = 0; i < cfg_.idle.spins; ++i) {
         if (inbox_.maybe_nonempty()) return;
         // Every 64 spins, completions: one enter (the ring posts them only when asked).
-        if ((i & 63) == 0 && io_pending() && io_step() && ready_head_ != nullptr) return;
+        if ((i & 63) == 0 && io_pending() && io_poll() && ready_head_ != nullptr) return;
         if (!timers_.empty() && (i & 63) == 0 &&
             timers_.next_expiration() <=
                 (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) >>
@@ -717,6 +754,13 @@ void Runtime::park(int64_t timeout_ns) noexcept {
       io_uring_prep_read(sqe, efd_, &efd_buf_, sizeof(efd_buf_), 0);
       io_uring_sqe_set_data64(sqe, kEventfdTag);
       efd_armed_ = true;
+    }
+    if (ready_head_ != nullptr) [[unlikely]] {
+      // A deferred re-arm or a full submission queue reaped on the way here and woke tasks:
+      // submit without waiting.
+      io_step();
+      parked_.store(false, std::memory_order_relaxed);  // relaxed: only this thread acts on it
+      return;
     }
     __kernel_timespec ts{};
     __kernel_timespec* tsp = nullptr;

@@ -471,6 +471,7 @@ class Runtime {
   Result<void, RuntimeError> ring_setup() noexcept;
   void ring_claim_thread() noexcept;
   bool io_step() noexcept;  // submit and reap (one enter); true if anything completed
+  bool io_poll() noexcept;  // a busy turn's I/O: enter only if needed
   unsigned io_reap() noexcept;
   bool io_pending() const noexcept;
   io_uring_sqe* io_sqe_or_flush(unsigned need = 1) noexcept;
@@ -498,7 +499,9 @@ class Runtime {
   // least io_uring's own alignment, and its ring pointers start on their own cache line.
   alignas(64) unsigned char ring_storage_[256];
   bool ring_ok_ = false;
-  bool ring_disabled_ = false;  // created IORING_SETUP_R_DISABLED: enabled by the first run
+  bool ring_disabled_ = false;
+  bool io_taskrun_flag_ = false;  // the kernel raises IORING_SQ_TASKRUN for us  // created
+                                  // IORING_SETUP_R_DISABLED: enabled by the first run
   IoSetup io_mode_ = IoSetup::None;
   std::size_t io_inflight_ = 0;  // operations (not the eventfd read) awaiting their last CQE
   unsigned io_koverflow_seen_ = 0;

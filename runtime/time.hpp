@@ -63,6 +63,17 @@ enum class TimeoutError : uint8_t { TimedOut };
 inline const char* to_string(TimeoutError) noexcept { return "timed out"; }
 
 namespace detail {
+// Aborts a spawned inner task if the task that waits for it is destroyed first (itself
+// aborted, timed out by an outer timeout, or its runtime torn down): detaching would leave the
+// inner task running, with an I/O operation still writing into a buffer its caller freed.
+template <class T>
+struct AbortUnfinished {
+  JoinHandle<T>* jh;
+  ~AbortUnfinished() {
+    if (jh->valid() && !jh->is_finished()) (void)jh->abort();
+  }
+};
+
 // Waits until a spawned task finishes or a deadline passes, whichever is first; on resume it
 // unregisters from the other so no stale wake can reach the task later.
 template <class T>
@@ -95,13 +106,15 @@ struct JoinOrDeadline {
 }  // namespace detail
 
 // Runs `inner` as a separate task; returns its value, or TimedOut after `d`, in which case the
-// inner task is aborted (its destructors run, its waiters unregister). If both are ready when
+// inner task is aborted (its destructors run, its waiters unregister; so it is when the task
+// running timeout() is itself destroyed first). If both are ready when
 // the caller resumes, completion wins. An exception from `inner` propagates. A duration past
 // what the clock holds means no deadline.
 template <class T, class Rep, class Period>
 Task<Result<T, TimeoutError>> timeout(std::chrono::duration<Rep, Period> d, Task<T> inner) {
   const auto deadline = detail::deadline_after(d);
   JoinHandle<T> jh = Runtime::current()->spawn(std::move(inner));
+  detail::AbortUnfinished<T> guard{&jh};  // this task destroyed first: the inner one goes too
   co_await detail::JoinOrDeadline<T>{&jh, deadline};
   if (!jh.is_finished()) {
     jh.abort();

@@ -25,6 +25,7 @@
 #include "../detail/wait_list.hpp"
 #include "../result.hpp"
 #include "../runtime.hpp"
+#include "address.hpp"
 #include "error.hpp"
 
 namespace sluice::io {
@@ -45,13 +46,21 @@ class BufferLease {
   // Counts as a user of `br` until it is reset (a lease never outlives its ring).
   inline BufferLease(BufferRing* br, uint16_t id, std::span<std::byte> data) noexcept;
   BufferLease(BufferLease&& o) noexcept
-      : br_(std::exchange(o.br_, nullptr)), id_(o.id_), data_(o.data_) {}
+      : br_(std::exchange(o.br_, nullptr)),
+        id_(o.id_),
+        data_(o.data_),
+        name_(o.name_),
+        namelen_(o.namelen_),
+        truncated_(o.truncated_) {}
   BufferLease& operator=(BufferLease&& o) noexcept {
     if (this != &o) {
       reset();
       br_ = std::exchange(o.br_, nullptr);
       id_ = o.id_;
       data_ = o.data_;
+      name_ = o.name_;
+      namelen_ = o.namelen_;
+      truncated_ = o.truncated_;
     }
     return *this;
   }
@@ -60,6 +69,19 @@ class BufferLease {
   std::span<std::byte> data() const noexcept { return data_; }
   std::size_t size() const noexcept { return data_.size(); }
   uint16_t id() const noexcept { return id_; }
+  // UDP multishot receive (recvmsg): the datagram was longer than the buffer had room for,
+  // and data() holds only its start.
+  bool truncated() const noexcept { return truncated_; }
+  // UDP multishot receive (recvmsg): the sender. Empty (family() == AF_UNSPEC) otherwise.
+  SocketAddress from() const noexcept {
+    return SocketAddress::from(static_cast<const sockaddr*>(name_), namelen_);
+  }
+  // Set by RecvStream for a datagram (the sender's address lives in the same buffer).
+  void set_datagram(const void* name, socklen_t namelen, bool truncated) noexcept {
+    name_ = name;
+    namelen_ = namelen;
+    truncated_ = truncated;
+  }
   // Returns the buffer to its ring now (also what the destructor does).
   inline void reset() noexcept;
 
@@ -67,6 +89,9 @@ class BufferLease {
   BufferRing* br_ = nullptr;
   uint16_t id_ = 0;
   std::span<std::byte> data_{};
+  const void* name_ = nullptr;
+  socklen_t namelen_ = 0;
+  bool truncated_ = false;
 };
 
 class BufferRing {

@@ -25,6 +25,14 @@
 
 namespace sluice::io {
 
+class File;
+namespace detail {
+struct MapOpen {
+  static constexpr bool kOwnsFd = true;  // a result never taken is closed (Op's destructor)
+  Result<File, IoError> operator()(int32_t res) const noexcept;
+};
+}  // namespace detail
+
 class File {
  public:
   File() noexcept = default;
@@ -37,10 +45,7 @@ class File {
         [path, flags, mode](io_uring_sqe* sqe, Runtime*) noexcept {
           io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, mode);
         },
-        [](int32_t res) noexcept -> Result<File, IoError> {
-          if (res < 0) return err(IoError::sys(-res));
-          return File(OwnedFd(res));
-        });
+        detail::MapOpen{});
   }
 
   // Up to buf.size() bytes from `offset`; eof() at or past the end.
@@ -129,5 +134,10 @@ class File {
  private:
   OwnedFd fd_;
 };
+
+inline Result<File, IoError> detail::MapOpen::operator()(int32_t res) const noexcept {
+  if (res < 0) return err(IoError::sys(-res));
+  return File(OwnedFd(res));
+}
 
 }  // namespace sluice::io

@@ -152,7 +152,7 @@ class TcpListener {
         ::close(fd);
     }
     bool await_ready() noexcept {
-      if (s_->closing || !s_->fd.valid()) {
+      if (s_ == nullptr || s_->closing || !s_->fd.valid()) {  // empty, moved from, closed
         handed = true;
         error = ECANCELED;
         return true;

@@ -33,6 +33,18 @@ class TcpStream {
  public:
   TcpStream() noexcept = default;
   explicit TcpStream(OwnedFd fd) noexcept : fd_(std::move(fd)) {}
+  TcpStream(TcpStream&&) noexcept = default;
+  TcpStream& operator=(TcpStream&& o) noexcept {
+    if (this != &o) {
+      wake_pending();
+      fd_ = std::move(o.fd_);
+    }
+    return *this;
+  }
+  // Shuts the socket down before closing it: an operation another task still has in flight
+  // on it (io_uring holds its own reference to the file, so close alone would not end it)
+  // completes now, with eof() or an error, and a TCP peer sees the end of the stream.
+  ~TcpStream() { wake_pending(); }
 
   // Connects to `to` (a fresh socket, TCP_NODELAY on). `limit` bounds the handshake (an
   // io_uring link timeout; ETIMEDOUT when it fires); a duration past the clock's range means
@@ -60,8 +72,8 @@ class TcpStream {
             io_uring_prep_link_timeout(rt->io_linked_sqe(), &ts, 0);
           }
         },
-        [](int32_t res) noexcept -> Result<void, IoError> {
-          if (res == -ECANCELED) return err(IoError::sys(ETIMEDOUT));  // the link timeout
+        [bounded](int32_t res) noexcept -> Result<void, IoError> {
+          if (res == -ECANCELED && bounded) return err(IoError::sys(ETIMEDOUT));  // the limit
           if (res < 0) return err(IoError::sys(-res));
           return {};
         },
@@ -118,7 +130,10 @@ class TcpStream {
         detail::MapVoid{});
   }
   // Closes on the ring and reports close's error; the stream is empty afterwards.
+  // Ends operations still in flight on the socket (see the destructor), then closes on the
+  // ring and reports close's error; the object is empty afterwards.
   [[nodiscard]] auto close() noexcept {
+    wake_pending();
     const int f = fd_.release();
     return detail::make_op(
         [f](io_uring_sqe* sqe, Runtime*) noexcept { io_uring_prep_close(sqe, f); },
@@ -147,6 +162,9 @@ class TcpStream {
   OwnedFd release() noexcept { return std::move(fd_); }
 
  private:
+  void wake_pending() noexcept {
+    if (fd_.valid()) (void)::shutdown(fd_.get(), SHUT_RDWR);
+  }
   OwnedFd fd_;
 };
 

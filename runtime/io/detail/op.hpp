@@ -9,6 +9,7 @@
 #pragma once
 
 #include <liburing.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <coroutine>
@@ -37,6 +38,11 @@ class [[nodiscard]] Op : sluice::detail::IoOp {
       task_ = nullptr;  // being destroyed: nobody to wake
       rt_->io_cancel(this);
     }
+    // An operation whose result is a new descriptor (open) that completed but was never
+    // resumed (aborted in between, or the cancel lost the race): close it, or it leaks.
+    if constexpr (requires { Map::kOwnsFd; }) {
+      if (done_ && !taken_ && res_ >= 0) ::close(res_);
+    }
   }
 
   bool await_ready() const noexcept { return false; }
@@ -46,6 +52,7 @@ class [[nodiscard]] Op : sluice::detail::IoOp {
     io_uring_sqe* sqe = rt_->io_prepare(this, linked_);
     if (sqe == nullptr) [[unlikely]] {
       res_ = -ENOSYS;  // the runtime has no ring (RuntimeConfig::require_io_uring)
+      done_ = true;
       return false;
     }
     prep_(sqe, rt_);
@@ -56,6 +63,7 @@ class [[nodiscard]] Op : sluice::detail::IoOp {
   // Map sees the result (and Prep, for operations that kept an address or a message there).
   auto await_resume() noexcept {
     task_ = nullptr;
+    taken_ = true;
     if constexpr (std::is_invocable_v<Map&, int32_t, Prep&>)
       return map_(res_, prep_);
     else
@@ -66,6 +74,7 @@ class [[nodiscard]] Op : sluice::detail::IoOp {
   static void complete(sluice::detail::IoOp* o, int32_t res, uint32_t) noexcept {
     auto* self = static_cast<Op*>(o);
     self->res_ = res;
+    self->done_ = true;
     if (self->task_ != nullptr) self->rt_->schedule(self->task_);
   }
   Prep prep_;
@@ -74,6 +83,8 @@ class [[nodiscard]] Op : sluice::detail::IoOp {
   sluice::detail::TaskHeader* task_ = nullptr;
   int32_t res_ = 0;
   unsigned linked_;
+  bool done_ = false;
+  bool taken_ = false;
 };
 
 // res < 0 is -errno; 0 on a non-empty buffer is the end of the stream.

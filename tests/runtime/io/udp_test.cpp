@@ -135,6 +135,36 @@ TEST(Udp, CompletionQueueOverflowLosesNothing) {
   }
 }
 
+// Multishot datagrams carry their sender and say when they were cut to fit the buffer.
+TEST(Udp, MultishotLeaseHasSenderAndTruncation) {
+  Watchdog wd(30s);
+  auto rt = make_rt(IdlePolicy::busy_poll());
+  rt->block_on([](Runtime* rt) -> Task<void> {
+    auto rx = UdpSocket::bind(SocketAddress::loopback_v4(0));
+    auto tx = UdpSocket::bind(SocketAddress::loopback_v4(0));
+    auto br = BufferRing::make(*rt, 4, 128, 1);  // 128 - 44 = 84 bytes of payload room
+    CO_ASSERT(br);
+    auto rs = rx->recv_multishot(**br);
+    CO_ASSERT(rs);
+    auto small = pattern(80, 1);
+    auto big = pattern(200, 2);
+    CO_ASSERT(co_await tx->send_to(small, rx->local_address()));
+    CO_ASSERT(co_await tx->send_to(big, rx->local_address()));
+    auto a = co_await rs->next();
+    CO_ASSERT(a);
+    EXPECT_EQ(a->size(), 80u);
+    EXPECT_FALSE(a->truncated());
+    EXPECT_EQ(a->from().port(), tx->local_address().port());
+    EXPECT_TRUE(std::equal(small.begin(), small.end(), a->data().begin()));
+    auto b = co_await rs->next();
+    CO_ASSERT(b);
+    EXPECT_TRUE(b->truncated());
+    EXPECT_EQ(b->size(), 84u);
+    EXPECT_TRUE(std::equal(b->data().begin(), b->data().end(), big.begin()));
+    EXPECT_EQ(b->from().to_string(), tx->local_address().to_string());
+  }(rt.get()));
+}
+
 TEST(Udp, TruncatedDatagramIsFlagged) {
   auto rt = make_rt(IdlePolicy::park());
   rt->block_on([]() -> Task<void> {
