@@ -112,7 +112,10 @@ Task<Result<T, CancelError>> until_cancelled(const CancellationToken& token, Tas
   if (token.is_cancelled()) co_return err(CancelError::Cancelled);
   JoinHandle<T> jh = Runtime::current()->spawn(std::move(inner));
   detail::AbortUnfinished<T> guard{&jh};  // this task destroyed first: the inner one goes too
-  co_await detail::JoinOrCancel<T>{&jh, token.cancelled()};
+  // A named awaiter, not a braced temporary inside co_await: g++ 12 destroys such a temporary
+  // twice, releasing the token's state early.
+  detail::JoinOrCancel<T> wait{&jh, token.cancelled()};
+  co_await wait;
   if (!jh.is_finished()) {
     jh.abort();
     co_return err(CancelError::Cancelled);

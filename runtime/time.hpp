@@ -115,7 +115,9 @@ Task<Result<T, TimeoutError>> timeout(std::chrono::duration<Rep, Period> d, Task
   const auto deadline = detail::deadline_after(d);
   JoinHandle<T> jh = Runtime::current()->spawn(std::move(inner));
   detail::AbortUnfinished<T> guard{&jh};  // this task destroyed first: the inner one goes too
-  co_await detail::JoinOrDeadline<T>{&jh, deadline};
+  // Named, not a braced temporary inside co_await (g++ 12 may destroy that twice).
+  detail::JoinOrDeadline<T> wait{&jh, deadline};
+  co_await wait;
   if (!jh.is_finished()) {
     jh.abort();
     co_return err(TimeoutError::TimedOut);

@@ -9,6 +9,7 @@
 //
 // A waiter handed a connection but destroyed before it ran (aborted, timed out) passes the
 // connection on to the next waiter, or back to the queue: nothing accepted is ever lost.
+// Accepted streams come with TCP_NODELAY on, like connected ones.
 #pragma once
 
 #include <liburing.h>
@@ -188,7 +189,11 @@ class TcpListener {
     }
     Result<TcpStream, IoError> await_resume() noexcept {
       handed = false;
-      if (fd >= 0) return TcpStream(OwnedFd(std::exchange(fd, -1)));
+      if (fd >= 0) {
+        TcpStream s(OwnedFd(std::exchange(fd, -1)));
+        (void)s.set_nodelay();  // as connect() does: a small order goes out now
+        return s;
+      }
       return err(IoError::sys(error != 0 ? error : ECANCELED));
     }
 

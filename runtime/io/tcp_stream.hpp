@@ -25,6 +25,7 @@
 #include "detail/op.hpp"
 #include "error.hpp"
 #include "fd.hpp"
+#include "recv_stream.hpp"
 #include "socket_options.hpp"
 
 namespace sluice::io {
@@ -149,6 +150,16 @@ class TcpStream {
   }
   Result<void, IoError> set_send_buffer(int bytes) noexcept {
     return io::set_send_buffer(fd(), bytes);
+  }
+  // Multishot receive of this stream into `br` (recv_stream.hpp); drop it before the stream.
+  Result<RecvStream, IoError> recv_multishot(BufferRing& br) noexcept {
+    return RecvStream::make(fd(), br, /*stream=*/true);
+  }
+  SocketAddress local_address() const noexcept {
+    SocketAddress a;
+    socklen_t n = SocketAddress::capacity();
+    if (::getsockname(fd(), a.get(), &n) == 0) a.set_size(n);
+    return a;
   }
   SocketAddress peer_address() const noexcept {
     SocketAddress a;

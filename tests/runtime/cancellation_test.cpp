@@ -86,3 +86,36 @@ TEST(Shutdown, ReportsTasksStillAlive) {
   EXPECT_EQ(report.tasks_alive, 2u);
   EXPECT_FALSE(report.quiesced());
 }  // ~Runtime destroys the two stubborn tasks (ASan: no leak)
+
+// until_cancelled: the task's value when it finishes first, Cancelled when the token fires
+// first (the inner task aborted), and the token reusable across many calls. The third case
+// used to free the token's state early (a braced awaiter temporary inside co_await, which
+// g++ 12 destroyed twice): ASan reported a use-after-free on the second call.
+TEST(UntilCancelled, ValueCancelAndReuse) {
+  sluice::Runtime rt;
+  rt.block_on([](sluice::Runtime* rt) -> sluice::Task<void> {
+    sluice::CancellationToken tok;
+    for (int i = 0; i < 5; ++i) {
+      auto r =
+          co_await sluice::until_cancelled(tok, [](int v) -> sluice::Task<int> { co_return v; }(i));
+      EXPECT_TRUE(r);
+      if (r) {
+        EXPECT_EQ(*r, i);
+      }
+    }
+    bool inner_ran_to_end = false;
+    auto waiter = rt->spawn(sluice::until_cancelled(tok, [](bool* end) -> sluice::Task<void> {
+      co_await sluice::sleep_for(std::chrono::hours(1));
+      *end = true;
+    }(&inner_ran_to_end)));
+    co_await sluice::yield_now();
+    tok.cancel();
+    auto r = co_await waiter;
+    EXPECT_TRUE(r);
+    EXPECT_FALSE(*r);
+    EXPECT_EQ(r->error(), sluice::CancelError::Cancelled);
+    EXPECT_FALSE(inner_ran_to_end);
+    auto late = co_await sluice::until_cancelled(tok, []() -> sluice::Task<int> { co_return 1; }());
+    EXPECT_FALSE(late);  // an already-cancelled token: the task is not even started
+  }(&rt));
+}
