@@ -655,8 +655,13 @@ void sluice_tcp_rtt(benchmark::State& st, IdlePolicy p) {
     auto rt = make_runtime(p, &why);
     if (!rt) return st.SkipWithError(why.c_str());
     RttStats stats;
+    const uint64_t e0 = rt->counters().io_enters;
     rt->block_on(sluice_tcp_rtt_client(&st, port, &stats));
     stats.report(st);
+    // Where the time goes: the client's io_uring_enter calls per round trip.
+    st.counters["client_enters_per_rtt"] =
+        static_cast<double>(rt->counters().io_enters - e0) /
+        static_cast<double>(st.iterations() > 0 ? st.iterations() : 1);
   });
 }
 
