@@ -204,6 +204,7 @@ Result<void, RuntimeError> Runtime::ring_setup() noexcept {
       ring_ok_ = true;
       io_mode_ = order[i];
       io_taskrun_flag_ = (p.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
+      counters_.io_mode = io_mode_;
       ring_disabled_ = order[i] == IoSetup::DeferTaskrun;
       io_koverflow_seen_ = *ring->cq.koverflow;
       return {};
@@ -213,6 +214,7 @@ Result<void, RuntimeError> Runtime::ring_setup() noexcept {
   }
   ring_ok_ = false;
   io_mode_ = IoSetup::None;
+  counters_.io_mode = io_mode_;
   return err(RuntimeError{RuntimeErrc::IoUring, last});
 }
 
@@ -341,13 +343,15 @@ void Runtime::io_cancel_all() noexcept {
   io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
   io_uring_sqe_set_data64(sqe, kIgnoreTag);
   ++counters_.io_submitted;
-  for (int round = 0; io_inflight_ != 0; ++round) {
+  while (io_inflight_ != 0) {
     ++counters_.io_enters;
     __kernel_timespec ts{0, 10 * 1000 * 1000};
     io_uring_cqe* cqe = nullptr;
     (void)io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, nullptr);
-    io_reap();
-    if (io_inflight_ != 0 && round > 0) {  // an op armed after the cancel (a re-arm): again
+    // Nothing came in 10 ms: an op armed after the cancel (a re-arm) may be waiting on a
+    // peer; cancel again. (A file op in a kernel worker just takes its time; re-cancelling
+    // after every completion would spin.)
+    if (io_reap() == 0 && io_inflight_ != 0) {
       sqe = io_sqe_or_flush();
       io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
       io_uring_sqe_set_data64(sqe, kIgnoreTag);
@@ -369,7 +373,16 @@ int Runtime::io_register_buf_ring(void* ring_mem, uint32_t entries, uint16_t gro
 
 void Runtime::io_unregister_buf_ring(uint16_t group) noexcept {
   if (!ring_ok_ || io_buf_rings_ == 0) return;
+  check_issuer("unregistering a buffer ring (destroying a BufferRing)");
   if (io_uring_unregister_buf_ring(ring_of(ring_storage_), group) == 0) --io_buf_rings_;
+}
+
+void Runtime::io_submit_queued() noexcept {
+  if (!ring_ok_ || ring_disabled_) return;
+  io_uring* ring = ring_of(ring_storage_);
+  if (io_uring_sq_ready(ring) == 0) return;
+  ++counters_.io_enters;
+  (void)io_uring_submit(ring);
 }
 
 void Runtime::io_run_deferred() noexcept {

@@ -116,6 +116,8 @@ struct Counters {
   uint64_t io_cq_overflows = 0;
   uint64_t io_cq_dropped = 0;
   uint64_t io_sq_full = 0;  // times the submission queue was full and submitted early
+  // The ring setup the kernel accepted (IoSetup::None: no ring; see RuntimeConfig::io_setup).
+  IoSetup io_mode = IoSetup::None;
 };
 
 // Why a Runtime could not be built (Runtime::make). errno_value is what the failing call set.
@@ -307,6 +309,9 @@ class Runtime {
   // A second SQE right after the one io_prepare returned, for a linked request (a link
   // timeout); io_prepare(op, 1) reserved room for it. Its completion is ignored.
   io_uring_sqe* io_linked_sqe() noexcept;
+  // Submits the SQEs queued this turn now (one enter; no reaping). A synchronous close of an
+  // fd calls it first, so nothing queued for that fd is issued after the number is reused.
+  void io_submit_queued() noexcept;
   // Provided-buffer rings (runtime/io/buffer_ring.hpp): registered with this runtime's ring.
   // Returns 0 or -errno.
   int io_register_buf_ring(void* ring_mem, uint32_t entries, uint16_t group) noexcept;
@@ -499,9 +504,8 @@ class Runtime {
   // least io_uring's own alignment, and its ring pointers start on their own cache line.
   alignas(64) unsigned char ring_storage_[256];
   bool ring_ok_ = false;
-  bool ring_disabled_ = false;
-  bool io_taskrun_flag_ = false;  // the kernel raises IORING_SQ_TASKRUN for us  // created
-                                  // IORING_SETUP_R_DISABLED: enabled by the first run
+  bool ring_disabled_ = false;    // created IORING_SETUP_R_DISABLED: enabled by the first run
+  bool io_taskrun_flag_ = false;  // the kernel raises IORING_SQ_TASKRUN for us
   IoSetup io_mode_ = IoSetup::None;
   std::size_t io_inflight_ = 0;  // operations (not the eventfd read) awaiting their last CQE
   unsigned io_koverflow_seen_ = 0;

@@ -101,4 +101,18 @@ class SocketAddress {
   socklen_t len_ = 0;
 };
 
+// The address a socket is bound to / connected to (empty when the call fails).
+inline SocketAddress local_address_of(int fd) noexcept {
+  SocketAddress a;
+  socklen_t n = SocketAddress::capacity();
+  if (::getsockname(fd, a.get(), &n) == 0) a.set_size(n);
+  return a;
+}
+inline SocketAddress peer_address_of(int fd) noexcept {
+  SocketAddress a;
+  socklen_t n = SocketAddress::capacity();
+  if (::getpeername(fd, a.get(), &n) == 0) a.set_size(n);
+  return a;
+}
+
 }  // namespace sluice::io

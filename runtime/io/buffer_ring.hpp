@@ -7,8 +7,9 @@
 // ring (no syscall: a store to the ring's tail). A receive that ended because the ring was
 // empty (-ENOBUFS) is re-armed as soon as a buffer comes back, never left stopped.
 //
-// Owner-thread only; make it inside a task of the runtime that will use it. It must outlive
-// the streams that use it (checked: destroying it with streams still attached aborts).
+// Owner-thread only: make it on the thread that runs the runtime (inside one of its tasks, or
+// before its first run). It must outlive the streams and leases that use it, and go before
+// the runtime (both checked: a `sluice:` stop).
 #pragma once
 
 #include <liburing.h>
@@ -48,18 +49,18 @@ class BufferLease {
   BufferLease(BufferLease&& o) noexcept
       : br_(std::exchange(o.br_, nullptr)),
         id_(o.id_),
-        data_(o.data_),
-        name_(o.name_),
-        namelen_(o.namelen_),
+        data_(std::exchange(o.data_, {})),
+        name_(std::exchange(o.name_, nullptr)),
+        namelen_(std::exchange(o.namelen_, 0)),
         truncated_(o.truncated_) {}
   BufferLease& operator=(BufferLease&& o) noexcept {
     if (this != &o) {
       reset();
       br_ = std::exchange(o.br_, nullptr);
       id_ = o.id_;
-      data_ = o.data_;
-      name_ = o.name_;
-      namelen_ = o.namelen_;
+      data_ = std::exchange(o.data_, {});
+      name_ = std::exchange(o.name_, nullptr);
+      namelen_ = std::exchange(o.namelen_, 0);
       truncated_ = o.truncated_;
     }
     return *this;
@@ -191,6 +192,9 @@ inline BufferLease::BufferLease(BufferRing* br, uint16_t id, std::span<std::byte
 }
 inline void BufferLease::reset() noexcept {
   if (br_ == nullptr) return;
+  data_ = {};  // the buffer is the kernel's again: nothing may read it through us
+  name_ = nullptr;
+  namelen_ = 0;
   BufferRing* br = std::exchange(br_, nullptr);
   br->recycle(id_);
   br->detach();

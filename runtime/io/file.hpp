@@ -115,12 +115,7 @@ class File {
         },
         detail::MapVoid{});
   }
-  [[nodiscard]] auto close() noexcept {
-    const int f = fd_.release();
-    return detail::make_op(
-        [f](io_uring_sqe* sqe, Runtime*) noexcept { io_uring_prep_close(sqe, f); },
-        detail::MapVoid{});
-  }
+  [[nodiscard]] auto close() noexcept { return detail::close_op(fd_.release()); }
   // The size now (fstat; a plain syscall).
   Result<uint64_t, IoError> size() const noexcept {
     struct stat st {};

@@ -50,6 +50,10 @@ class RecvStream {
     uint16_t namelen = 0;    // recvmsg: the sender's address, right after the header
   };
   static constexpr uint32_t kExtra = 64;
+  static bool transient_udp_error(int e) noexcept {
+    return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN ||
+           e == ENETDOWN;
+  }
   // What a multishot recvmsg puts ahead of each datagram: its header and the sender's name.
   static constexpr uint32_t kMsgHeader = sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_in6);
   struct State : sluice::detail::IoOp, detail::StalledRecv {
@@ -87,10 +91,8 @@ class RecvStream {
       }
       q[(head + size) % cap] = it;
       ++size;
-      if (waiter != nullptr) {
-        waiter_state = nullptr;
-        rt->schedule(std::exchange(waiter, nullptr));
-      }
+      // waiter_state stays: until the woken awaiter resumes, reset() must still reach it.
+      if (waiter != nullptr) rt->schedule(std::exchange(waiter, nullptr));
     }
     void arm() noexcept {
       if (in_flight || ended || closing) return;
@@ -165,11 +167,14 @@ class RecvStream {
           s->br->stall(s);
         return;
       } else {
-        // TCP: the stream is over. UDP: one datagram's error (ECONNREFUSED after an ICMP
-        // port unreachable on a connected socket) says nothing of the next: report, go on.
-        if (s->stream) s->ended = true;
+        // TCP: the stream is over. UDP: an ICMP-borne error (ECONNREFUSED after a port
+        // unreachable on a connected socket) says nothing of the next datagram: report, go
+        // on. Any other error (EBADF: the socket went first) ends it, rather than re-arm
+        // in a loop.
+        const bool transient = !s->stream && transient_udp_error(-res);
+        if (!transient) s->ended = true;
         s->push(Item{res, 0, Kind::Error});
-        if (s->stream) return;
+        if (!transient) return;
       }
       if (last) s->rt->io_defer(s);  // the kernel stopped it: arm again
     }
@@ -212,7 +217,7 @@ class RecvStream {
     s->stream = stream;
     // UDP: recvmsg when the buffers have room past the header and an IPv6-sized name.
     s->mh.msg_namelen = sizeof(sockaddr_in6);
-    s->msg = !stream && br.buffer_size() > kMsgHeader && br.buffer_size() <= 65535;
+    s->msg = !stream && br.buffer_size() > kMsgHeader;
     br.attach();
     RecvStream r;
     r.s_ = std::move(s);
@@ -225,11 +230,9 @@ class RecvStream {
     NextAwaiter(const NextAwaiter&) = delete;
     NextAwaiter& operator=(const NextAwaiter&) = delete;
     ~NextAwaiter() {
-      // Destroyed while waiting: unregister; the items stay queued for the next call.
-      if (s_ != nullptr && s_->waiter == me_ && me_ != nullptr) {
-        s_->waiter = nullptr;
-        s_->waiter_state = nullptr;
-      }
+      // Destroyed while waiting (or woken, not yet run): unregister; the items stay queued
+      // for the next call.
+      if (s_ != nullptr && me_ != nullptr) unregister();
     }
     bool await_ready() noexcept {
       if (s_ == nullptr) return true;  // an empty (moved-from or reset) stream
@@ -245,10 +248,7 @@ class RecvStream {
     }
     Result<BufferLease, IoError> await_resume() noexcept {
       if (s_ == nullptr) return err(IoError::sys(ECANCELED));  // reset while we waited
-      if (s_->waiter == me_) {
-        s_->waiter = nullptr;
-        s_->waiter_state = nullptr;
-      }
+      if (me_ != nullptr) unregister();
       me_ = nullptr;
       if (s_->size == 0) return err(s_->final_error);
       const Item it = s_->q[s_->head];
@@ -278,13 +278,18 @@ class RecvStream {
     }
 
    private:
+    void unregister() noexcept {
+      if (s_->waiter == me_) s_->waiter = nullptr;
+      if (s_->waiter_state == reinterpret_cast<void**>(&s_)) s_->waiter_state = nullptr;
+    }
     State* s_;
     sluice::detail::TaskHeader* me_ = nullptr;
   };
 
   // The next message (in arrival order), or the error that ended the stream (eof() for a
   // TCP peer's close), again on every later call. UDP: an empty datagram is an empty lease;
-  // a datagram's error is returned once and the stream goes on. Cancel-safe: a next() that
+  // an ICMP-borne error (ECONNREFUSED, EHOSTUNREACH, ...) is returned once and the stream goes
+  // on; any other error ends it. Cancel-safe: a next() that
   // is cancelled takes nothing. ECANCELED: the stream was reset (or is empty).
   NextAwaiter next() noexcept { return NextAwaiter(s_.get()); }
 
@@ -306,10 +311,9 @@ class RecvStream {
     if (s->in_flight) s->rt->io_cancel(s);  // completions meanwhile only recycle (closing)
     s->rt->io_undefer(s);
     s->br->unstall(s);
-    if (s->waiter != nullptr) {
-      *s->waiter_state = nullptr;  // the awaiter no longer touches s
-      s->rt->schedule(std::exchange(s->waiter, nullptr));
-    }
+    // A waiting next(), or one woken and not yet run: it must not touch s after this.
+    if (s->waiter_state != nullptr) *std::exchange(s->waiter_state, nullptr) = nullptr;
+    if (s->waiter != nullptr) s->rt->schedule(std::exchange(s->waiter, nullptr));
     while (s->size > 0) {
       const Item it = s->q[s->head];
       if (it.kind == Kind::Data) s->br->recycle(it.id);

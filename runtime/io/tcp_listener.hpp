@@ -211,10 +211,7 @@ class TcpListener {
   }
 
   SocketAddress local_address() const noexcept {
-    SocketAddress a;
-    socklen_t n = SocketAddress::capacity();
-    if (s_ && ::getsockname(s_->fd.get(), a.get(), &n) == 0) a.set_size(n);
-    return a;
+    return s_ ? local_address_of(s_->fd.get()) : SocketAddress();
   }
   int fd() const noexcept { return s_ ? s_->fd.get() : -1; }
   bool valid() const noexcept { return s_ && s_->fd.valid(); }

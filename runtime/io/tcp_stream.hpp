@@ -34,18 +34,8 @@ class TcpStream {
  public:
   TcpStream() noexcept = default;
   explicit TcpStream(OwnedFd fd) noexcept : fd_(std::move(fd)) {}
-  TcpStream(TcpStream&&) noexcept = default;
-  TcpStream& operator=(TcpStream&& o) noexcept {
-    if (this != &o) {
-      wake_pending();
-      fd_ = std::move(o.fd_);
-    }
-    return *this;
-  }
-  // Shuts the socket down before closing it: an operation another task still has in flight
-  // on it (io_uring holds its own reference to the file, so close alone would not end it)
-  // completes now, with eof() or an error, and a TCP peer sees the end of the stream.
-  ~TcpStream() { wake_pending(); }
+  // Dropping it shuts the socket down first (SocketFd): an operation another task still has
+  // in flight on it completes, and a TCP peer sees the end of the stream.
 
   // Connects to `to` (a fresh socket, TCP_NODELAY on). `limit` bounds the handshake (an
   // io_uring link timeout; ETIMEDOUT when it fires); a duration past the clock's range means
@@ -133,13 +123,7 @@ class TcpStream {
   // Closes on the ring and reports close's error; the stream is empty afterwards.
   // Ends operations still in flight on the socket (see the destructor), then closes on the
   // ring and reports close's error; the object is empty afterwards.
-  [[nodiscard]] auto close() noexcept {
-    wake_pending();
-    const int f = fd_.release();
-    return detail::make_op(
-        [f](io_uring_sqe* sqe, Runtime*) noexcept { io_uring_prep_close(sqe, f); },
-        detail::MapVoid{});
-  }
+  [[nodiscard]] auto close() noexcept { return detail::close_op(fd_.shut_and_release()); }
 
   Result<void, IoError> set_nodelay(bool on = true) noexcept { return io::set_nodelay(fd(), on); }
   Result<void, IoError> set_busy_poll(std::chrono::microseconds us) noexcept {
@@ -155,28 +139,15 @@ class TcpStream {
   Result<RecvStream, IoError> recv_multishot(BufferRing& br) noexcept {
     return RecvStream::make(fd(), br, /*stream=*/true);
   }
-  SocketAddress local_address() const noexcept {
-    SocketAddress a;
-    socklen_t n = SocketAddress::capacity();
-    if (::getsockname(fd(), a.get(), &n) == 0) a.set_size(n);
-    return a;
-  }
-  SocketAddress peer_address() const noexcept {
-    SocketAddress a;
-    socklen_t n = SocketAddress::capacity();
-    if (::getpeername(fd(), a.get(), &n) == 0) a.set_size(n);
-    return a;
-  }
+  SocketAddress local_address() const noexcept { return local_address_of(fd()); }
+  SocketAddress peer_address() const noexcept { return peer_address_of(fd()); }
 
   int fd() const noexcept { return fd_.get(); }
   bool valid() const noexcept { return fd_.valid(); }
-  OwnedFd release() noexcept { return std::move(fd_); }
+  OwnedFd release() noexcept { return fd_.release(); }
 
  private:
-  void wake_pending() noexcept {
-    if (fd_.valid()) (void)::shutdown(fd_.get(), SHUT_RDWR);
-  }
-  OwnedFd fd_;
+  SocketFd fd_;
 };
 
 }  // namespace sluice::io

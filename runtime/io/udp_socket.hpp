@@ -35,18 +35,8 @@ class UdpSocket {
  public:
   UdpSocket() noexcept = default;
   explicit UdpSocket(OwnedFd fd) noexcept : fd_(std::move(fd)) {}
-  UdpSocket(UdpSocket&&) noexcept = default;
-  UdpSocket& operator=(UdpSocket&& o) noexcept {
-    if (this != &o) {
-      wake_pending();
-      fd_ = std::move(o.fd_);
-    }
-    return *this;
-  }
-  // Shuts the socket down before closing it: an operation another task still has in flight
-  // on it (io_uring holds its own reference to the file, so close alone would not end it)
-  // completes now, with eof() or an error, and a TCP peer sees the end of the stream.
-  ~UdpSocket() { wake_pending(); }
+  // Dropping it shuts the socket down first (SocketFd): an operation another task still has
+  // in flight on it completes, and a TCP peer sees the end of the stream.
 
   // A socket bound to `at` (port 0: any free port). reuse: SO_REUSEADDR and SO_REUSEPORT,
   // so several receivers can join one multicast group and port.
@@ -174,28 +164,14 @@ class UdpSocket {
     return io::set_busy_poll(fd(), us);
   }
 
-  SocketAddress local_address() const noexcept {
-    SocketAddress a;
-    socklen_t n = SocketAddress::capacity();
-    if (::getsockname(fd(), a.get(), &n) == 0) a.set_size(n);
-    return a;
-  }
+  SocketAddress local_address() const noexcept { return local_address_of(fd()); }
   int fd() const noexcept { return fd_.get(); }
   bool valid() const noexcept { return fd_.valid(); }
   // Ends operations still in flight on the socket (see the destructor), then closes on the
   // ring and reports close's error; the object is empty afterwards.
-  [[nodiscard]] auto close() noexcept {
-    wake_pending();
-    const int f = fd_.release();
-    return detail::make_op(
-        [f](io_uring_sqe* sqe, Runtime*) noexcept { io_uring_prep_close(sqe, f); },
-        detail::MapVoid{});
-  }
+  [[nodiscard]] auto close() noexcept { return detail::close_op(fd_.shut_and_release()); }
 
  private:
-  void wake_pending() noexcept {
-    if (fd_.valid()) (void)::shutdown(fd_.get(), SHUT_RDWR);
-  }
   Result<void, IoError> membership(int opt, in_addr group, in_addr iface) noexcept {
     ip_mreq m{};
     m.imr_multiaddr = group;
@@ -203,7 +179,7 @@ class UdpSocket {
     if (::setsockopt(fd(), IPPROTO_IP, opt, &m, sizeof m) != 0) return err(IoError::sys(errno));
     return {};
   }
-  OwnedFd fd_;
+  SocketFd fd_;
 };
 
 }  // namespace sluice::io

@@ -111,4 +111,10 @@ Op<Prep, Map> make_op(Prep p, Map m, unsigned linked = 0) noexcept {
   return Op<Prep, Map>(std::move(p), std::move(m), linked);
 }
 
+// close(2) on the ring, its error as a value.
+inline auto close_op(int fd) noexcept {
+  return make_op([fd](io_uring_sqe* sqe, Runtime*) noexcept { io_uring_prep_close(sqe, fd); },
+                 MapVoid{});
+}
+
 }  // namespace sluice::io::detail

@@ -248,6 +248,95 @@ TEST(IoReview, ArmedAcceptCostsNoEnterPerBusyTurn) {
   EXPECT_LT(enters, 10u);
 }
 
+// A second review: reset() after the waiter was woken but before it ran freed the state the
+// waiter then read.
+TEST(IoReview, ResetBetweenWakeAndResume) {
+  Watchdog wd(30s);
+  auto rt = make_rt(IdlePolicy::busy_poll());
+  rt->block_on([](Runtime* rt) -> Task<void> {
+    auto rx = UdpSocket::bind(SocketAddress::loopback_v4(0));
+    auto br = BufferRing::make(*rt, 4, 128, 1);
+    auto rs = rx->recv_multishot(**br);
+    auto consumer = rt->spawn([](RecvStream* rs) -> Task<int> {
+      auto l = co_await rs->next();
+      co_return l ? 0 : l.error().errno_value;
+    }(&*rs));
+    co_await yield_now();
+    co_await yield_now();  // the consumer waits, the receive is armed
+    const uint64_t base = rt->counters().io_completed;
+    send_udp(rx->local_address(), "x", 1);
+    // The reap that delivers the datagram wakes the consumer behind this task.
+    while (rt->counters().io_completed == base) co_await yield_now();
+    EXPECT_FALSE(consumer.is_finished());
+    rs->reset();
+    auto r = co_await consumer;
+    EXPECT_EQ(*r, ECANCELED);
+    EXPECT_EQ((*br)->available(), 4u);
+  }(rt.get()));
+}
+
+// A second review: a send prepared this turn on a socket another task then dropped went out
+// on whatever socket took the number next. The drop submits the queue first.
+TEST(IoReview, QueuedSendNeverReachesASocketThatReusedTheNumber) {
+  Watchdog wd(30s);
+  auto rt = make_rt(IdlePolicy::busy_poll());
+  rt->block_on([](Runtime* rt) -> Task<void> {
+    auto l = TcpListener::bind(SocketAddress::loopback_v4(0));
+    auto conn = rt->spawn(TcpStream::connect(l->local_address()));
+    auto srv = co_await l->accept();
+    auto cli = co_await conn;
+    CO_ASSERT(srv && *cli);
+    auto stream = std::make_unique<TcpStream>(std::move(**cli));
+    const int old_fd = stream->fd();
+    int pair[2] = {-1, -1};
+    auto a = rt->spawn([](TcpStream* s) -> Task<void> {
+      (void)co_await s->send(as_bytes("SECRET-FOR-OLD-PEER"));
+    }(stream.get()));
+    auto b = rt->spawn([](std::unique_ptr<TcpStream>* s, int* pair) -> Task<void> {
+      s->reset();  // same batch: a's send is still in the submission queue
+      (void)::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair);
+      co_return;
+    }(&stream, pair));
+    (void)co_await b;
+    (void)co_await a;
+    OwnedFd p0(pair[0]), p1(pair[1]);
+    if (pair[0] != old_fd && pair[1] != old_fd) co_return;  // the number was not reused
+    std::array<char, 64> got{};
+    const int other = pair[0] == old_fd ? pair[1] : pair[0];
+    EXPECT_LT(::recv(other, got.data(), got.size(), MSG_DONTWAIT), 1);
+  }(rt.get()));
+}
+
+// A UDP socket dropped while its RecvStream lives: the stream ends (or waits), it does not
+// spin re-arming.
+TEST(IoReview, UdpSocketDroppedUnderItsStreamDoesNotSpin) {
+  Watchdog wd(30s);
+  auto rt = make_rt(IdlePolicy::busy_poll());
+  rt->block_on([](Runtime* rt) -> Task<void> {
+    auto rx = std::make_unique<UdpSocket>(*UdpSocket::bind(SocketAddress::loopback_v4(0)));
+    auto br = BufferRing::make(*rt, 4, 128, 1);
+    auto rs = rx->recv_multishot(**br);
+    auto first = co_await timeout(1ms, [](RecvStream* rs) -> Task<bool> {
+      co_return static_cast<bool>(co_await rs->next());
+    }(&*rs));
+    CO_ASSERT(!first);
+    rx.reset();
+    const uint64_t c0 = rt->counters().io_completed;
+    co_await sleep_for(20ms);
+    const uint64_t done = rt->counters().io_completed - c0;
+    EXPECT_LT(done, 100u) << "re-armed in a loop";
+    std::size_t taken = 0;
+    for (int i = 0; i < 100; ++i) {
+      auto t = co_await timeout(1ms, [](RecvStream* rs) -> Task<bool> {
+        co_return static_cast<bool>(co_await rs->next());
+      }(&*rs));
+      if (!t || !*t) break;
+      ++taken;
+    }
+    EXPECT_LT(taken, 100u);
+  }(rt.get()));
+}
+
 TEST(IoReviewDeathTest, BufferRingOutlivingItsRuntimeStops) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(

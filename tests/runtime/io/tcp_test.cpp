@@ -183,6 +183,7 @@ TEST(Tcp, EveryRingSetupEchoes) {
     }
     auto& rt = *made;
     EXPECT_EQ(rt->io_setup(), m);
+    EXPECT_EQ(rt->counters().io_mode, m);
     rt->block_on(one_echo(rt.get()));
   }
 }
