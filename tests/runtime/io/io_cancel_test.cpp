@@ -90,12 +90,10 @@ TEST(IoCancel, RandomMomentsEveryOperation) {
       auto l = TcpListener::bind(SocketAddress::loopback_v4(0));
       CO_ASSERT(l);
       rig.listener = std::move(*l);
-      auto conn = rt->spawn(TcpStream::connect(rig.listener.local_address()));
-      auto acc = co_await rig.listener.accept();
-      auto c = co_await conn;
-      CO_ASSERT(acc && *c);
-      rig.a = std::move(**c);
-      rig.b = std::move(*acc);
+      auto pair = co_await accept_pair(&rig.listener);
+      CO_ASSERT(pair);
+      rig.a = std::move(pair->second);
+      rig.b = std::move(pair->first);
       auto ua = UdpSocket::bind(SocketAddress::loopback_v4(0));
       auto ub = UdpSocket::bind(SocketAddress::loopback_v4(0));
       CO_ASSERT(ua && ub);
@@ -198,10 +196,10 @@ TEST(IoCancel, TcpMultishotStreamInOrderThroughATinyRing) {
     auto rt = make_rt(policy);
     rt->block_on([](Runtime* rt) -> Task<void> {
       auto l = TcpListener::bind(SocketAddress::loopback_v4(0));
-      auto conn = rt->spawn(TcpStream::connect(l->local_address()));
-      auto srv = co_await l->accept();
-      auto cli = co_await conn;
-      CO_ASSERT(srv && *cli);
+      auto pair = co_await accept_pair(&*l);
+      CO_ASSERT(pair);
+      TcpStream* srv = &pair->first;
+      TcpStream* cli = &pair->second;
       auto br = BufferRing::make(*rt, 2, 4096, 5);
       CO_ASSERT(br);
       auto rs = RecvStream::make(srv->fd(), **br);
@@ -210,7 +208,7 @@ TEST(IoCancel, TcpMultishotStreamInOrderThroughATinyRing) {
       auto sender = rt->spawn([](TcpStream* s, const std::vector<std::byte>* d) -> Task<void> {
         CO_ASSERT(co_await s->send_all(*d));
         CO_ASSERT(co_await s->shutdown());
-      }(&**cli, &data));
+      }(cli, &data));
       std::size_t got = 0;
       bool same = true;
       for (;;) {

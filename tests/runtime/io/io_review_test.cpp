@@ -125,12 +125,12 @@ TEST(IoReview, OuterTimeoutAbortsTheInnerOperation) {
   auto rt = make_rt(IdlePolicy::park());
   rt->block_on([](Runtime* rt) -> Task<void> {
     auto l = TcpListener::bind(SocketAddress::loopback_v4(0));
-    auto conn = rt->spawn(TcpStream::connect(l->local_address()));
-    auto srv = co_await l->accept();
-    auto cli = co_await conn;
-    CO_ASSERT(srv && *cli);
+    auto pair = co_await accept_pair(&*l);
+    CO_ASSERT(pair);
+    TcpStream* srv = &pair->first;
+    TcpStream* cli = &pair->second;
     CancellationToken tok;
-    auto session = [](TcpStream* s, CancellationToken* tok) -> Task<void> {
+    auto reader = [](TcpStream* s, CancellationToken* tok) -> Task<void> {
       std::vector<std::byte> buf(64);  // dies with this frame
       auto r = co_await until_cancelled(
           *tok, [](TcpStream* s, std::vector<std::byte>* b) -> Task<Result<std::size_t, IoError>> {
@@ -138,11 +138,11 @@ TEST(IoReview, OuterTimeoutAbortsTheInnerOperation) {
           }(s, &buf));
       (void)r;
     };
-    auto t = co_await timeout(2ms, session(&*srv, &tok));
+    auto t = co_await timeout(2ms, reader(srv, &tok));
     EXPECT_FALSE(t);
     EXPECT_EQ(rt->io_in_flight(), 1u);  // the listener's accept; the recv is gone
     // Data sent now must find no receive armed into the freed buffer.
-    CO_ASSERT(co_await (*cli)->send_all(as_bytes("AAAA")));
+    CO_ASSERT(co_await cli->send_all(as_bytes("AAAA")));
     std::array<std::byte, 4> got{};
     CO_ASSERT(co_await srv->recv_exact(got));
     EXPECT_EQ(got[0], std::byte{'A'});
@@ -190,11 +190,11 @@ TEST(IoReview, DroppingAStreamEndsAnotherTasksRecvAndSendsFin) {
   auto rt = make_rt(IdlePolicy::park());
   rt->block_on([](Runtime* rt) -> Task<void> {
     auto l = TcpListener::bind(SocketAddress::loopback_v4(0));
-    auto conn = rt->spawn(TcpStream::connect(l->local_address()));
-    auto srv = co_await l->accept();
-    auto cli = co_await conn;
-    CO_ASSERT(srv && *cli);
-    auto stream = std::make_unique<TcpStream>(std::move(**cli));
+    auto pair = co_await accept_pair(&*l);
+    CO_ASSERT(pair);
+    TcpStream* srv = &pair->first;
+    TcpStream* cli = &pair->second;
+    auto stream = std::make_unique<TcpStream>(std::move(*cli));
     auto reader = rt->spawn([](TcpStream* s) -> Task<bool> {
       std::array<std::byte, 16> b{};
       auto r = co_await s->recv(b);
@@ -210,7 +210,7 @@ TEST(IoReview, DroppingAStreamEndsAnotherTasksRecvAndSendsFin) {
     auto fin = co_await timeout(
         1s, [](TcpStream* s, std::span<std::byte> b) -> Task<Result<std::size_t, IoError>> {
           co_return co_await s->recv(b);
-        }(&*srv, b));
+        }(srv, b));
     CO_ASSERT(fin);
     EXPECT_TRUE(!*fin && fin->error().is_eof());
   }(rt.get()));
@@ -282,11 +282,9 @@ TEST(IoReview, QueuedSendNeverReachesASocketThatReusedTheNumber) {
   auto rt = make_rt(IdlePolicy::busy_poll());
   rt->block_on([](Runtime* rt) -> Task<void> {
     auto l = TcpListener::bind(SocketAddress::loopback_v4(0));
-    auto conn = rt->spawn(TcpStream::connect(l->local_address()));
-    auto srv = co_await l->accept();
-    auto cli = co_await conn;
-    CO_ASSERT(srv && *cli);
-    auto stream = std::make_unique<TcpStream>(std::move(**cli));
+    auto conns = co_await accept_pair(&*l);  // the accepted side stays open: the peer
+    CO_ASSERT(conns);
+    auto stream = std::make_unique<TcpStream>(std::move(conns->second));
     const int old_fd = stream->fd();
     int pair[2] = {-1, -1};
     auto a = rt->spawn([](TcpStream* s) -> Task<void> {

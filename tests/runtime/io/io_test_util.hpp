@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 // ASSERT_* return from the function, which a coroutine cannot: these co_return instead.
@@ -87,6 +88,18 @@ inline std::vector<std::byte> pattern(std::size_t n, uint32_t seed) {
     b = static_cast<std::byte>(x >> 24);
   }
   return v;
+}
+
+// A connected loopback pair through `l`: {the accepted side, the connecting side}.
+inline Task<Result<std::pair<TcpStream, TcpStream>, IoError>> accept_pair(TcpListener* l) {
+  auto conn = Runtime::current()->spawn(TcpStream::connect(l->local_address()));
+  auto srv = co_await l->accept();
+  auto cli = co_await conn;
+  if (!srv) co_return err(srv.error());
+  if (!cli) co_return err(IoError::sys(ECANCELED));
+  if (!*cli) co_return err(cli->error());
+  std::pair<TcpStream, TcpStream> p(std::move(*srv), std::move(**cli));
+  co_return p;
 }
 
 inline std::span<const std::byte> as_bytes(const std::string& s) {
