@@ -1,0 +1,27 @@
+// Writes the ITCH decoder fuzzer's seed inputs (itch_decode_seeds() in itch_decode_fuzz.hpp)
+// to a directory as seed-NN files (scripts/fuzz --seeds).
+#include <cstdio>
+#include <string>
+
+#include "itch_decode_fuzz.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s DIR\n", argv[0]);
+    return 2;
+  }
+  const auto seeds = sluice::fuzz::itch_decode_seeds();
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/seed-%02zu", i);
+    const std::string path = std::string(argv[1]) + name;
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr || std::fwrite(seeds[i].data(), 1, seeds[i].size(), f) != seeds[i].size()) {
+      std::perror(path.c_str());
+      return 1;
+    }
+    std::fclose(f);
+  }
+  std::printf("%zu seeds in %s\n", seeds.size(), argv[1]);
+  return 0;
+}
