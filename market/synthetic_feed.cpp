@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <stdexcept>
 #include <utility>
 
 #include "itch/encode.hpp"
@@ -117,9 +116,38 @@ constexpr uint32_t kLots[16] = {100, 100, 100, 100,  100,  100, 200, 200,
 
 uint32_t floor_tick(uint64_t p) noexcept { return static_cast<uint32_t>(p / kTick * kTick); }
 
-void invalid(const char* what) { throw std::invalid_argument(what); }
-
 }  // namespace
+
+// Why a config cannot make a day, or nullptr.
+const char* config_problem(const FeedConfig& cfg) noexcept {
+  if (cfg.symbols == 0 || cfg.symbols > 65535) return "FeedConfig: symbols must be 1..65535";
+  if (cfg.messages < SyntheticFeed::min_messages(cfg.symbols)) {
+    return "FeedConfig: messages below min_messages(symbols)";
+  }
+  if (!(cfg.messages_per_second > 0.0) || !std::isfinite(cfg.messages_per_second)) {
+    return "FeedConfig: messages_per_second must be positive";
+  }
+  if (cfg.max_live_orders_per_symbol == 0) {
+    return "FeedConfig: max_live_orders_per_symbol must be positive";
+  }
+  if (cfg.min_price < 10 * kTick || cfg.min_price > cfg.max_price ||
+      cfg.max_price > 2'000'000'000u) {
+    return "FeedConfig: need $0.10 <= min_price <= max_price <= $200000";
+  }
+  if (!(cfg.band >= 0.0 && cfg.band <= 0.5)) return "FeedConfig: band must be in [0, 0.5]";
+  if (cfg.first_order_ref == 0 || cfg.first_order_ref > (uint64_t{1} << 62)) {
+    return "FeedConfig: first_order_ref must be in 1..2^62";
+  }
+  double total = 0.0;
+  for (uint8_t t : itch::kAllTypes) {
+    if (t == 'S' || t == 'R') continue;
+    const double x = cfg.mix.weight(t);
+    if (!(x >= 0.0) || !std::isfinite(x)) return "TypeMix: weights must be finite and >= 0";
+    total += x;
+  }
+  if (!(total > 0.0)) return "TypeMix: all weights are zero";
+  return nullptr;
+}
 
 double TypeMix::weight(uint8_t t) const noexcept {
   switch (t) {
@@ -207,7 +235,6 @@ struct SyntheticFeed::Impl {
   Record pending{};
 
   explicit Impl(const FeedConfig& c) : cfg(c), rng(c.seed) {
-    validate();
     build_draw_table();
     next_ref = cfg.first_order_ref;
     body_end = cfg.messages - 3;
@@ -237,40 +264,17 @@ struct SyntheticFeed::Impl {
     }
   }
 
-  void validate() const {
-    if (cfg.symbols == 0 || cfg.symbols > 65535) invalid("FeedConfig: symbols must be 1..65535");
-    if (cfg.messages < SyntheticFeed::min_messages(cfg.symbols)) {
-      invalid("FeedConfig: messages below min_messages(symbols)");
-    }
-    if (!(cfg.messages_per_second > 0.0) || !std::isfinite(cfg.messages_per_second)) {
-      invalid("FeedConfig: messages_per_second must be positive");
-    }
-    if (cfg.max_live_orders_per_symbol == 0) {
-      invalid("FeedConfig: max_live_orders_per_symbol must be positive");
-    }
-    if (cfg.min_price < 10 * kTick || cfg.min_price > cfg.max_price ||
-        cfg.max_price > 2'000'000'000u) {
-      invalid("FeedConfig: need $0.10 <= min_price <= max_price <= $200000");
-    }
-    if (!(cfg.band >= 0.0 && cfg.band <= 0.5)) invalid("FeedConfig: band must be in [0, 0.5]");
-    if (cfg.first_order_ref == 0 || cfg.first_order_ref > (uint64_t{1} << 62)) {
-      invalid("FeedConfig: first_order_ref must be in 1..2^62");
-    }
-  }
-
   void build_draw_table() {
     std::pair<double, uint8_t> w[23];
     double total = 0.0;
     for (uint8_t t : itch::kAllTypes) {
       if (t == 'S' || t == 'R') continue;
       const double x = cfg.mix.weight(t);
-      if (!(x >= 0.0) || !std::isfinite(x)) invalid("TypeMix: weights must be finite and >= 0");
       if (x > 0.0) {
         w[draw_count++] = {x, t};
         total += x;
       }
     }
-    if (!(total > 0.0)) invalid("TypeMix: all weights are zero");
     // Most frequent first: the linear search below ends after one or two compares.
     std::stable_sort(w, w + draw_count,
                      [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -856,7 +860,12 @@ struct SyntheticFeed::Impl {
   }
 };
 
-SyntheticFeed::SyntheticFeed(const FeedConfig& config) : impl_(std::make_unique<Impl>(config)) {}
+SyntheticFeed::SyntheticFeed(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+
+Result<SyntheticFeed, ConfigError> SyntheticFeed::make(const FeedConfig& config) {
+  if (const char* why = config_problem(config)) return err(ConfigError{why});
+  return SyntheticFeed(std::make_unique<Impl>(config));
+}
 SyntheticFeed::~SyntheticFeed() = default;
 SyntheticFeed::SyntheticFeed(SyntheticFeed&&) noexcept = default;
 SyntheticFeed& SyntheticFeed::operator=(SyntheticFeed&&) noexcept = default;
@@ -916,8 +925,10 @@ uint64_t SyntheticFeed::live_orders(uint16_t locate) const noexcept {
   return impl_->syms[locate - 1u].size();
 }
 
-std::vector<uint8_t> generate_day(const FeedConfig& config) {
-  SyntheticFeed feed(config);
+Result<std::vector<uint8_t>, ConfigError> generate_day(const FeedConfig& config) {
+  auto made = SyntheticFeed::make(config);
+  if (!made) return err(made.error());
+  SyntheticFeed& feed = *made;
   constexpr std::size_t kMax = itch::kMaxMessageLength + itch::kPrefixSize;
   std::vector<uint8_t> out(config.messages * 32 + kMax);
   std::size_t pos = 0;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <vector>
 
+#include "../runtime/result.hpp"
 #include "itch/record.hpp"
 
 namespace sluice::market {
@@ -113,12 +114,18 @@ struct Bbo {
   bool operator==(const Bbo&) const = default;
 };
 
+// Why a FeedConfig cannot make a day (a fixed message).
+struct ConfigError {
+  const char* what = "";
+};
+inline const char* to_string(const ConfigError& e) noexcept { return e.what; }
+
 class SyntheticFeed {
  public:
-  // Throws std::invalid_argument for a config out of range (no symbols or more than 65535,
+  // A feed for `config`, or why the config cannot make a day (no symbols or more than 65535,
   // too few messages, a non-positive rate, negative or all-zero weights, a bad price band or
   // a zero live-order cap, a zero first order reference).
-  explicit SyntheticFeed(const FeedConfig& config);
+  [[nodiscard]] static Result<SyntheticFeed, ConfigError> make(const FeedConfig& config);
   ~SyntheticFeed();
   SyntheticFeed(SyntheticFeed&&) noexcept;
   SyntheticFeed& operator=(SyntheticFeed&&) noexcept;
@@ -149,6 +156,7 @@ class SyntheticFeed {
 
  private:
   struct Impl;
+  explicit SyntheticFeed(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -156,6 +164,6 @@ class SyntheticFeed {
 void synthetic_symbol(uint16_t locate, char (&out)[8]) noexcept;
 
 // The whole day as one framed byte stream (BinaryFILE layout).
-std::vector<uint8_t> generate_day(const FeedConfig& config);
+[[nodiscard]] Result<std::vector<uint8_t>, ConfigError> generate_day(const FeedConfig& config);
 
 }  // namespace sluice::market

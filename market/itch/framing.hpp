@@ -7,7 +7,7 @@
 // also emits that incomplete tail as one frame: decode_message reports it Truncated, with its
 // offset, instead of dropping it. A zero length advances by the prefix alone (the decoder
 // reports it), so no input makes the walk stall.
-// C++17 and allocation-free.
+// Host only (the stream walk is sequential; the GPU gets offsets). C++17, allocation-free.
 #pragma once
 
 #include <cstdint>
@@ -64,11 +64,23 @@ inline StreamDecode decode_stream(const uint8_t* data, uint64_t size, uint64_t b
                                   uint32_t max, bool final) noexcept {
   StreamDecode s;
   uint64_t off = 0;
-  while (s.count < max && size - off >= kPrefixSize) {
-    const uint64_t end = off + kPrefixSize + detail::be16(data + off);
-    if (end > size) break;
-    s.errors += decode_message(data, size, off, base, out[s.count++]) != DecodeError::None;
-    off = end;
+  uint64_t offs[detail::kBucketBlock];
+  bool more = true;
+  while (more && s.count < max) {
+    // Walk the length chain for a block, then decode the block by type (decode_batch).
+    const uint32_t want = max - s.count < detail::kBucketBlock ? max - s.count
+                                                                : detail::kBucketBlock;
+    uint32_t k = 0;
+    while (k < want && size - off >= kPrefixSize) {
+      const uint64_t end = off + kPrefixSize + detail::be16(data + off);
+      if (end > size) break;
+      offs[k++] = off;
+      off = end;
+    }
+    more = k == want;
+    if (k == 0) break;
+    s.errors += detail::decode_block(data, size, offs, k, base, out + s.count);
+    s.count += k;
   }
   if (final && s.count < max && off < size) {
     s.errors += decode_message(data, size, off, base, out[s.count++]) != DecodeError::None;

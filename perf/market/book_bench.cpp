@@ -53,7 +53,7 @@ const BookDay& book_day(int deep) {
       cfg.target_live_orders_per_symbol = 4000;
       cfg.max_live_orders_per_symbol = 8000;
     }
-    d.bytes = generate_day(cfg);
+    d.bytes = generate_day(cfg).value();
     d.records.resize(cfg.messages);
     const auto s = itch::decode_stream(d.bytes.data(), d.bytes.size(), 0, d.records.data(),
                                        static_cast<uint32_t>(d.records.size()), true);

@@ -42,7 +42,7 @@ const Day& day() {
     cfg.seed = 20261130;
     cfg.symbols = 256;
     cfg.messages = 4'000'000;
-    x.bytes = market::generate_day(cfg);
+    x.bytes = market::generate_day(cfg).value();
     x.offsets.resize(cfg.messages + 1);
     const auto s = itch::scan_frames(x.bytes.data(), x.bytes.size(), x.offsets.data(),
                                      static_cast<uint32_t>(x.offsets.size()));

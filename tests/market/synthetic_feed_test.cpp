@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -52,7 +51,7 @@ std::vector<Record> decode_all(const std::vector<uint8_t>& bytes, uint32_t* erro
 // One day generated and decoded once, shared by the tests that only read it.
 struct Day {
   FeedConfig config = day_config();
-  std::vector<uint8_t> bytes = generate_day(config);
+  std::vector<uint8_t> bytes = generate_day(config).value();
   uint32_t errors = 0;
   std::vector<Record> records = decode_all(bytes, &errors);
 };
@@ -255,12 +254,12 @@ void expect_clean(const ReferenceBook::Violations& v) {
 
 TEST(SyntheticFeed, SameSeedSameBytesOtherSeedOtherBytes) {
   const FeedConfig c = day_config(50'000, 42);
-  const std::vector<uint8_t> a = generate_day(c);
-  const std::vector<uint8_t> b = generate_day(c);
+  const std::vector<uint8_t> a = generate_day(c).value();
+  const std::vector<uint8_t> b = generate_day(c).value();
   EXPECT_EQ(a, b);
   FeedConfig other = c;
   other.seed = 43;
-  const std::vector<uint8_t> d = generate_day(other);
+  const std::vector<uint8_t> d = generate_day(other).value();
   EXPECT_NE(a, d);
   // The opening (directory) differs too, not only the order flow.
   ASSERT_GT(d.size(), 2000u);
@@ -270,11 +269,11 @@ TEST(SyntheticFeed, SameSeedSameBytesOtherSeedOtherBytes) {
 TEST(SyntheticFeed, RecordsEqualTheDecodedBytes) {
   // next() yields exactly what decoding next_encoded()'s bytes yields, byte for byte.
   const FeedConfig c = day_config(20'000, 3);
-  const std::vector<uint8_t> bytes = generate_day(c);
+  const std::vector<uint8_t> bytes = generate_day(c).value();
   uint32_t errors = 0;
   const std::vector<Record> decoded = decode_all(bytes, &errors);
   ASSERT_EQ(errors, 0u);
-  SyntheticFeed feed(c);
+  SyntheticFeed feed = SyntheticFeed::make(c).value();
   Record r;
   std::size_t i = 0;
   while (feed.next(r)) {
@@ -288,7 +287,7 @@ TEST(SyntheticFeed, RecordsEqualTheDecodedBytes) {
 TEST(SyntheticFeed, ExactMessageCount) {
   for (const uint64_t n :
        {SyntheticFeed::min_messages(64), SyntheticFeed::min_messages(64) + 1, uint64_t{12'345}}) {
-    SyntheticFeed feed(day_config(n));
+    SyntheticFeed feed = SyntheticFeed::make(day_config(n)).value();
     Record r;
     uint64_t count = 0;
     while (feed.next(r)) ++count;
@@ -360,7 +359,7 @@ TEST(SyntheticFeed, OpensAndClosesLikeADay) {
 
 TEST(SyntheticFeed, TypeMixFollowsTheWeights) {
   const Day& day = shared_day();
-  SyntheticFeed feed(day.config);
+  SyntheticFeed feed = SyntheticFeed::make(day.config).value();
   Record r;
   while (feed.next(r)) {
   }
@@ -460,7 +459,7 @@ TEST(SyntheticFeed, DecodedDayReplaysThroughAReferenceBook) {
   for (const Record& r : day.records) book.apply(r);
   expect_clean(book.violations());
   // The generator's shadow book ends where the reference book ends.
-  SyntheticFeed feed(day.config);
+  SyntheticFeed feed = SyntheticFeed::make(day.config).value();
   Record r;
   while (feed.next(r)) {
   }
@@ -477,7 +476,7 @@ TEST(SyntheticFeed, ShadowBboMatchesAfterEveryMessage) {
   FeedConfig c = day_config(kSanitized ? 40'000 : 200'000, 11);
   c.symbols = 16;
   c.first_order_ref = 1'000'000'000;  // references need not start at 1
-  SyntheticFeed feed(c);
+  SyntheticFeed feed = SyntheticFeed::make(c).value();
   ReferenceBook book(c.symbols, c.first_order_ref);
   Record r;
   uint64_t mismatches = 0;
@@ -496,7 +495,7 @@ TEST(SyntheticFeed, LiveOrderCapHolds) {
   FeedConfig c = day_config(50'000, 5);
   c.symbols = 4;
   c.max_live_orders_per_symbol = 8;
-  SyntheticFeed feed(c);
+  SyntheticFeed feed = SyntheticFeed::make(c).value();
   ReferenceBook book(c.symbols, c.first_order_ref);
   Record r;
   uint64_t over_cap = 0;
@@ -516,7 +515,7 @@ TEST(SyntheticFeed, CustomMixOnlyEmitsWeightedTypes) {
   m.add = 1.0;
   m.executed = 1.0;
   c.mix = m;
-  SyntheticFeed feed(c);
+  SyntheticFeed feed = SyntheticFeed::make(c).value();
   ReferenceBook book(c.symbols, c.first_order_ref);
   Record r;
   while (feed.next(r)) book.apply(r);
@@ -534,8 +533,8 @@ TEST(SyntheticFeed, CustomMixOnlyEmitsWeightedTypes) {
 
 TEST(SyntheticFeed, ShortCapConsumesNothing) {
   const FeedConfig c = day_config(2'000, 21);
-  const std::vector<uint8_t> expect = generate_day(c);
-  SyntheticFeed feed(c);
+  const std::vector<uint8_t> expect = generate_day(c).value();
+  SyntheticFeed feed = SyntheticFeed::make(c).value();
   std::vector<uint8_t> got;
   uint8_t buf[64];
   while (!feed.done()) {
@@ -561,7 +560,10 @@ TEST(SyntheticFeed, RejectsBadConfigs) {
   auto bad = [](auto edit) {
     FeedConfig c = day_config(10'000);
     edit(c);
-    EXPECT_THROW(SyntheticFeed{c}, std::invalid_argument);
+    auto r = SyntheticFeed::make(c);
+    ASSERT_FALSE(r);
+    EXPECT_STRNE(to_string(r.error()), "");
+    EXPECT_FALSE(generate_day(c));
   };
   bad([](FeedConfig& c) { c.symbols = 0; });
   bad([](FeedConfig& c) { c.symbols = 65536; });
@@ -574,7 +576,7 @@ TEST(SyntheticFeed, RejectsBadConfigs) {
   bad([](FeedConfig& c) { c.mix = zero_mix(); });
   FeedConfig most = day_config(SyntheticFeed::min_messages(65535));
   most.symbols = 65535;
-  SyntheticFeed feed(most);
+  SyntheticFeed feed = SyntheticFeed::make(most).value();
   Record r;
   uint64_t n = 0;
   while (feed.next(r)) ++n;
@@ -589,7 +591,7 @@ TEST(SyntheticFeed, TenMillionMessageDay) {
   FeedConfig c = day_config(10'000'000, 2024);
   std::vector<uint8_t> buf(64 << 20);
   {
-    SyntheticFeed feed(c);
+    SyntheticFeed feed = SyntheticFeed::make(c).value();
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t pos = 0;
     uint64_t bytes = 0;
@@ -608,7 +610,7 @@ TEST(SyntheticFeed, TenMillionMessageDay) {
                 c.messages / s / 1e6, static_cast<double>(bytes) / c.messages,
                 static_cast<unsigned long long>(feed.stats().max_live_orders));
   }
-  SyntheticFeed feed(c);
+  SyntheticFeed feed = SyntheticFeed::make(c).value();
   ReferenceBook book(c.symbols, c.first_order_ref);
   Record r;
   while (feed.next(r)) book.apply(r);
