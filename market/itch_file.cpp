@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "itch/decode.hpp"
 #include "itch/spec.hpp"
@@ -22,6 +23,8 @@ const char* to_string(FeedError e) noexcept {
       return "used after the end";
     case FeedError::InvalidArgument:
       return "invalid argument";
+    case FeedError::OutOfMemory:
+      return "out of memory";
   }
   return "?";
 }
@@ -31,6 +34,8 @@ namespace {
 // A frame is at most a 2-byte prefix plus 65535 bytes: a buffer this much larger than a chunk
 // always holds at least one whole frame when it is full.
 constexpr std::size_t kMaxFrame = itch::kPrefixSize + 0xFFFF;
+// Chunks larger than this are refused: the buffer is chunk + kMaxFrame, allocated at open().
+constexpr std::size_t kMaxChunk = std::size_t{1} << 30;
 // zlib counts in 32-bit unsigned: feed it at most this much per call.
 constexpr std::size_t kZStep = std::size_t{1} << 30;
 
@@ -61,7 +66,9 @@ ItchFileReader::~ItchFileReader() = default;
 
 Task<Result<ItchFileReader, FeedError>> ItchFileReader::open(const char* path,
                                                              ItchFileOptions opts) {
-  if (opts.chunk_bytes == 0) co_return err(FeedError::InvalidArgument);
+  if (opts.chunk_bytes == 0 || opts.chunk_bytes > kMaxChunk) {
+    co_return err(FeedError::InvalidArgument);
+  }
   auto f = co_await io::File::open(path, O_RDONLY);
   ItchFileReader r;
   if (!f) {
@@ -69,7 +76,13 @@ Task<Result<ItchFileReader, FeedError>> ItchFileReader::open(const char* path,
     co_return err(FeedError::Io);
   }
   r.file_ = std::move(*f);
-  r.buf_.resize(opts.chunk_bytes + kMaxFrame);
+  r.chunk_ = opts.chunk_bytes;
+  try {  // the only allocations: once, here
+    r.buf_.resize(opts.chunk_bytes + kMaxFrame);
+    r.raw_.reserve(std::max(r.buf_.size(), std::size_t{64} << 10));
+  } catch (const std::bad_alloc&) {
+    co_return err(FeedError::OutOfMemory);
+  }
   // The first bytes decide plain or gzip; read them straight into the frame buffer.
   auto first = co_await r.file_.read_at(as_writable(r.buf_.data(), r.buf_.size()), 0);
   std::size_t n = 0;
@@ -88,8 +101,9 @@ Task<Result<ItchFileReader, FeedError>> ItchFileReader::open(const char* path,
     r.eof_ = n == 0;
     co_return std::move(r);
   }
+  // raw_ holds at least the bytes already read (its capacity was reserved above).
   r.raw_.assign(r.buf_.begin(), r.buf_.begin() + static_cast<std::ptrdiff_t>(n));
-  r.raw_.resize(std::max<std::size_t>(opts.chunk_bytes, std::size_t{64} << 10));
+  r.raw_.resize(r.raw_.capacity());
   r.raw_have_ = n;
   r.z_.reset(new z_stream{});
   if (inflateInit2(r.z_.get(), 15 + 16) != Z_OK) co_return err(FeedError::Corrupt);
@@ -165,16 +179,16 @@ Task<Result<void, FeedError>> ItchFileReader::fill() {
 }
 
 Result<FrameChunk, FeedError> ItchFileReader::cut(bool at_end) {
-  // Whole frames from the front of buf_.
+  // Whole frames from the front of buf_, up to the first frame boundary at or past chunk_.
   std::size_t off = 0;
-  while (have_ - off >= itch::kPrefixSize) {
+  while (off < chunk_ && have_ - off >= itch::kPrefixSize) {
     const std::size_t end = off + itch::kPrefixSize + itch::detail::be16(buf_.data() + off);
     if (end > have_) break;
     off = end;
   }
   FrameChunk c;
   c.stream_offset = stream_off_;
-  if (at_end && !pending_corrupt_) {
+  if (at_end && !pending_corrupt_ && off < chunk_) {
     off = have_;  // the incomplete tail goes out too: the decoder reports it Truncated
     c.last = true;
     done_ = true;

@@ -13,7 +13,8 @@
 // after every frame inflated before it has been handed out; error_offset() says where.
 // Deflate blocks carry no checksum (a member's CRC-32 is checked at its end), so damaged data
 // can inflate to wrong bytes before zlib notices: those reach the decoder, which treats every
-// byte as untrusted anyway, and the error still follows.
+// byte as untrusted anyway, and the error still follows. Bytes after the last gzip member must
+// be another member: trailing padding (which gzip -d ignores with a warning) is Corrupt here.
 //
 // Not a hot path of the feed (one read per chunk, 1 MiB by default): the reader allocates its
 // buffers once at open().
@@ -37,7 +38,8 @@ enum class FeedError : uint8_t {
   Io,               // the file could not be opened, read or written (io_error() has the errno)
   Corrupt,          // gzip data that does not inflate, or a gzip stream cut short
   Closed,           // next() after the last chunk, or a writer used after finish()
-  InvalidArgument,  // a chunk size of 0, or a frame longer than the protocol allows
+  InvalidArgument,  // a chunk size of 0 or above 1 GiB, a compression level above 9
+  OutOfMemory,      // the buffers could not be allocated at open()
 };
 
 const char* to_string(FeedError e) noexcept;
@@ -45,8 +47,11 @@ const char* to_string(FeedError e) noexcept;
 enum class Compression : uint8_t { Auto, Plain, Gzip };
 
 struct ItchFileOptions {
-  std::size_t chunk_bytes = std::size_t{1} << 20;  // bytes handed out per chunk (about)
-  Compression compression = Compression::Auto;     // Auto: gzip when the file starts 1f 8b
+  // Bytes per chunk: a chunk ends at the first frame boundary at or past chunk_bytes, so it
+  // holds at most chunk_bytes + 65536 bytes (one frame more). 1 .. 1 GiB. The reader's buffer
+  // is chunk_bytes + 65537 bytes, allocated at open().
+  std::size_t chunk_bytes = std::size_t{1} << 20;
+  Compression compression = Compression::Auto;  // Auto: gzip when the file starts 1f 8b
 };
 
 // A run of whole frames; valid until the next call on the reader.
@@ -89,6 +94,7 @@ class ItchFileReader {
   std::unique_ptr<z_stream_s, ZDeleter> z_;
   std::vector<uint8_t> buf_;  // decompressed bytes: [0, have_) are valid
   std::vector<uint8_t> raw_;  // compressed bytes read from the file (gzip only)
+  std::size_t chunk_ = 0;
   std::size_t have_ = 0;
   std::size_t handed_ = 0;  // bytes of buf_ handed out in the last chunk (dropped next call)
   std::size_t raw_have_ = 0;

@@ -61,9 +61,12 @@ enum class BookError : uint8_t {
   BadLocate = 6,       // a stock locate above BookConfig::max_locate
   Capacity = 7,        // max_live_orders orders are live already
   OutOfMemory = 8,     // make(), or a side growing past its level reserve
-  BadConfig = 9,       // make(): max_live_orders is 0 or above kMaxLiveOrders
+  BadConfig = 9,       // make(): max_live_orders is 0 or above kMaxLiveOrders; or a moved-from
+                       // OrderBooks used for an add
+  Collision = 10,      // the reference's probe run is longer than kMaxProbe slots (a flood of
+                       // references built to collide; nothing changes)
 };
-inline constexpr std::size_t kBookErrorKinds = 10;
+inline constexpr std::size_t kBookErrorKinds = 11;
 
 inline const char* to_string(BookError e) noexcept {
   switch (e) {
@@ -87,6 +90,8 @@ inline const char* to_string(BookError e) noexcept {
       return "out of memory";
     case BookError::BadConfig:
       return "bad book configuration";
+    case BookError::Collision:
+      return "order reference collides with too many others";
   }
   return "?";
 }
@@ -149,6 +154,11 @@ class OrderBooks {
   // apply_batch() prefetches the order slot this many records ahead: far enough to cover a
   // DRAM miss (~80-100 ns) at tens of ns per message, near enough that the line is still cached.
   static constexpr std::size_t kPrefetchDistance = 8;
+  // Longest probe run an order may need. With the load at most 1/2 real feeds stay far below
+  // it; references built to collide (home_slot is public and easy to invert) get
+  // BookError::Collision after kMaxProbe slots instead of making every later operation on
+  // their run O(n): a hostile feed costs at most 1024 slot reads (32 KiB) per message.
+  static constexpr std::size_t kMaxProbe = 1024;
 
   // All memory is taken here: the order table (zeroed, so its pages are committed now and not
   // faulted in during the day), the per-locate books and the level reserve.
@@ -188,6 +198,8 @@ class OrderBooks {
     return b;
   }
 
+  // A moved-from OrderBooks holds nothing: queries are empty, adds are BadConfig, other
+  // operations UnknownOrder, clear() does nothing. Assign a new one to use it again.
   OrderBooks(OrderBooks&& o) noexcept { steal(o); }
   OrderBooks& operator=(OrderBooks&& o) noexcept {
     if (this != &o) {
@@ -295,6 +307,7 @@ class OrderBooks {
 
   // Empties every book (start of a day). Keeps all memory, grown sides included.
   void clear() noexcept {
+    if (table_ == nullptr || books_ == nullptr) return;  // moved from
     std::memset(static_cast<void*>(table_), 0, (mask_ + 1) * sizeof(OrderSlot));
     live_ = 0;
     for (std::size_t s = 0; s <= max_locate_; ++s)
@@ -358,7 +371,10 @@ class OrderBooks {
     return static_cast<std::size_t>(ref ^ (ref >> log2_cap_)) & mask_;
   }
   // Hints the cache to fetch the home slot of `ref`, for callers running their own pipeline.
-  void prefetch(uint64_t ref) const noexcept { __builtin_prefetch(&table_[home_slot(ref)]); }
+  void prefetch(uint64_t ref) const noexcept {
+    if (table_ != nullptr) [[likely]]
+      __builtin_prefetch(&table_[home_slot(ref)]);
+  }
 
   // Whole-book consistency, for tests and debugging (allocates; not for the hot path):
   //  * every live slot is reachable from its home slot (no hole on its probe path), references
@@ -368,6 +384,10 @@ class OrderBooks {
   //    every live order has its level.
   // The error names the first broken rule.
   Result<void, std::string> check() const {
+    if (table_ == nullptr || books_ == nullptr) {
+      if (live_ != 0) return err(std::string("moved-from books with live orders"));
+      return {};
+    }
     char msg[192];
     struct Agg {
       uint16_t locate;
@@ -492,9 +512,10 @@ class OrderBooks {
   static_assert(sizeof(SymbolBook) == 32);
 
   struct Probe {
-    std::size_t slot;  // the order's slot, or the empty slot that ends its probe
+    std::size_t slot;  // the order's slot, or the empty slot that ends its probe, or kNoSlot
     bool found;
   };
+  static constexpr std::size_t kNoSlot = ~std::size_t{0};
 
   OrderBooks() noexcept = default;
 
@@ -507,16 +528,24 @@ class OrderBooks {
 
   const SideBook* side_book(uint16_t locate, Side side) const noexcept {
     const auto d = static_cast<uint8_t>(side);
-    if (locate > max_locate_ || d > 1) return nullptr;
+    if (locate > max_locate_ || d > 1 || books_ == nullptr) return nullptr;
     return &books_[locate].side[d];
   }
 
+  // The slot of `ref`, or the empty slot where it would go; kNoSlot when kMaxProbe slots from
+  // its home are all taken by others (inserts never place an order farther than that, and
+  // backward-shift deletion only moves orders closer to home, so a lookup may stop there too).
+  // A moved-from OrderBooks has no table: nothing is found and there is no slot.
   Probe probe(uint64_t ref) const noexcept {
-    for (std::size_t i = home_slot(ref);; i = (i + 1) & mask_) {
+    if (table_ == nullptr) [[unlikely]]
+      return {kNoSlot, false};
+    std::size_t i = home_slot(ref);
+    for (std::size_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & mask_) {
       const OrderSlot& s = table_[i];
       if (s.shares == 0) return {i, false};
       if (s.ref == ref) return {i, true};
     }
+    return {kNoSlot, false};
   }
 
   // Empties slot `hole` and shifts later members of its cluster back so every probe path stays
@@ -617,11 +646,15 @@ class OrderBooks {
       return err(BookError::BadSide);
     if (shares == 0) [[unlikely]]
       return err(BookError::ZeroShares);
+    if (table_ == nullptr) [[unlikely]]
+      return err(BookError::BadConfig);
     const Probe p = probe(ref);
     if (p.found) [[unlikely]]
       return err(BookError::DuplicateOrder);
     if (live_ == max_live_) [[unlikely]]
       return err(BookError::Capacity);
+    if (p.slot == kNoSlot) [[unlikely]]
+      return err(BookError::Collision);
     if (!level_add(books_[locate].side[d], key_of(d, price), shares)) [[unlikely]]
       return err(BookError::OutOfMemory);
     OrderSlot& o = table_[p.slot];
@@ -669,8 +702,13 @@ class OrderBooks {
       return err(BookError::UnknownOrder);
     if (shares == 0) [[unlikely]]
       return err(BookError::ZeroShares);
-    if (new_ref != old_ref && probe(new_ref).found) [[unlikely]]
-      return err(BookError::DuplicateOrder);
+    if (new_ref != old_ref) {
+      const Probe q = probe(new_ref);
+      if (q.found) [[unlikely]]
+        return err(BookError::DuplicateOrder);
+      if (q.slot == kNoSlot) [[unlikely]]
+        return err(BookError::Collision);
+    }
     const OrderSlot old = table_[p.slot];
     SideBook& b = books_[old.locate].side[old.side];
     // The new level first: it is the only step that can fail, and adding before removing keeps
@@ -679,6 +717,7 @@ class OrderBooks {
       return err(BookError::OutOfMemory);
     level_remove(b, key_of(old.side, old.price), old.shares);
     erase_slot(p.slot);
+    // Found within kMaxProbe: the erase can only have shortened new_ref's probe run.
     OrderSlot& o = table_[probe(new_ref).slot];
     o.ref = new_ref;
     o.shares = shares;

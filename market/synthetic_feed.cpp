@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "itch/encode.hpp"
@@ -121,6 +122,7 @@ uint32_t floor_tick(uint64_t p) noexcept { return static_cast<uint32_t>(p / kTic
 // Why a config cannot make a day, or nullptr.
 const char* config_problem(const FeedConfig& cfg) noexcept {
   if (cfg.symbols == 0 || cfg.symbols > 65535) return "FeedConfig: symbols must be 1..65535";
+  if (cfg.messages > (uint64_t{1} << 40)) return "FeedConfig: messages must be at most 2^40";
   if (cfg.messages < SyntheticFeed::min_messages(cfg.symbols)) {
     return "FeedConfig: messages below min_messages(symbols)";
   }
@@ -870,7 +872,14 @@ SyntheticFeed::~SyntheticFeed() = default;
 SyntheticFeed::SyntheticFeed(SyntheticFeed&&) noexcept = default;
 SyntheticFeed& SyntheticFeed::operator=(SyntheticFeed&&) noexcept = default;
 
+// A moved-from feed is a finished, empty one.
+namespace {
+const FeedStats kNoStats{};
+const FeedConfig kNoConfig{};
+}  // namespace
+
 bool SyntheticFeed::next(itch::Record& out) {
+  if (!impl_) return false;
   Impl& m = *impl_;
   if (m.held) {
     out = m.pending;
@@ -884,6 +893,7 @@ bool SyntheticFeed::next(itch::Record& out) {
 }
 
 std::size_t SyntheticFeed::next_encoded(uint8_t* buf, std::size_t cap) {
+  if (!impl_) return 0;
   Impl& m = *impl_;
   if (!m.held) {
     if (m.produced >= m.cfg.messages) return 0;
@@ -898,16 +908,16 @@ std::size_t SyntheticFeed::next_encoded(uint8_t* buf, std::size_t cap) {
 }
 
 bool SyntheticFeed::done() const noexcept {
-  return !impl_->held && impl_->produced >= impl_->cfg.messages;
+  return !impl_ || (!impl_->held && impl_->produced >= impl_->cfg.messages);
 }
-uint64_t SyntheticFeed::total() const noexcept { return impl_->cfg.messages; }
-uint64_t SyntheticFeed::emitted() const noexcept { return impl_->emitted; }
-const FeedStats& SyntheticFeed::stats() const noexcept { return impl_->stats; }
-const FeedConfig& SyntheticFeed::config() const noexcept { return impl_->cfg; }
+uint64_t SyntheticFeed::total() const noexcept { return impl_ ? impl_->cfg.messages : 0; }
+uint64_t SyntheticFeed::emitted() const noexcept { return impl_ ? impl_->emitted : 0; }
+const FeedStats& SyntheticFeed::stats() const noexcept { return impl_ ? impl_->stats : kNoStats; }
+const FeedConfig& SyntheticFeed::config() const noexcept { return impl_ ? impl_->cfg : kNoConfig; }
 
 Bbo SyntheticFeed::bbo(uint16_t locate) const noexcept {
   Bbo b;
-  if (locate == 0 || locate > impl_->cfg.symbols) return b;
+  if (!impl_ || locate == 0 || locate > impl_->cfg.symbols) return b;
   const Symbol& y = impl_->syms[locate - 1u];
   if (!y.levels[kBuy].empty()) {
     b.bid_price = y.levels[kBuy].back().price;
@@ -921,7 +931,7 @@ Bbo SyntheticFeed::bbo(uint16_t locate) const noexcept {
 }
 
 uint64_t SyntheticFeed::live_orders(uint16_t locate) const noexcept {
-  if (locate == 0 || locate > impl_->cfg.symbols) return 0;
+  if (!impl_ || locate == 0 || locate > impl_->cfg.symbols) return 0;
   return impl_->syms[locate - 1u].size();
 }
 
@@ -930,15 +940,20 @@ Result<std::vector<uint8_t>, ConfigError> generate_day(const FeedConfig& config)
   if (!made) return err(made.error());
   SyntheticFeed& feed = *made;
   constexpr std::size_t kMax = itch::kMaxMessageLength + itch::kPrefixSize;
-  std::vector<uint8_t> out(config.messages * 32 + kMax);
-  std::size_t pos = 0;
-  for (;;) {
-    if (out.size() - pos < kMax) out.resize(out.size() + out.size() / 2 + kMax);
-    const std::size_t n = feed.next_encoded(out.data() + pos, out.size() - pos);
-    if (n == 0) break;
-    pos += n;
+  std::vector<uint8_t> out;
+  try {  // a day is config.messages x ~31 bytes in memory: too big is an error value
+    out.resize(config.messages * 32 + kMax);
+    std::size_t pos = 0;
+    for (;;) {
+      if (out.size() - pos < kMax) out.resize(out.size() + out.size() / 2 + kMax);
+      const std::size_t n = feed.next_encoded(out.data() + pos, out.size() - pos);
+      if (n == 0) break;
+      pos += n;
+    }
+    out.resize(pos);
+  } catch (const std::bad_alloc&) {
+    return err(ConfigError{"generate_day: out of memory (write_synthetic_file streams a day)"});
   }
-  out.resize(pos);
   return out;
 }
 

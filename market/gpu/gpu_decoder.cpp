@@ -76,7 +76,10 @@ Result<float, GpuError> GpuDecoder::kernel_only(uint32_t reps) {
   return ms;
 }
 
-const GpuTimings& GpuDecoder::last_timings() const noexcept { return impl_->timings; }
+const GpuTimings& GpuDecoder::last_timings() const noexcept {
+  static const GpuTimings kNone{};  // a moved-from decoder
+  return impl_ ? impl_->timings : kNone;
+}
 int GpuDecoder::cuda_error() const noexcept { return impl_ ? impl_->cuda_error : 0; }
 
 }  // namespace sluice::market::gpu

@@ -332,13 +332,23 @@ inline constexpr uint32_t kBucketBlock = 256;
 template <uint8_t T>
 inline void decode_known(const uint8_t* data, uint64_t off, uint64_t base, Record& r) noexcept {
   const uint8_t* p = data + off + kPrefixSize;
-  zero_record(r);
+  // The header in two loads: bytes 1..4 are locate and tracking, bytes 3..10 end with the
+  // 48-bit timestamp (every message has at least 12 bytes). The same values decode_message
+  // writes field by field.
+  const uint32_t lt = be32(p + 1);
+  const uint64_t ts = be64(p + 3) & 0xFFFFFFFFFFFFull;
+  r.timestamp = ts;
   r.offset = base + off;
-  r.length = message_length(T);
+  r.locate = static_cast<uint16_t>(lt >> 16);
+  r.tracking = static_cast<uint16_t>(lt);
   r.type = T;
-  r.locate = be16(p + 1);
-  r.tracking = be16(p + 3);
-  r.timestamp = be48(p + 5);
+  r.error = DecodeError::None;
+  r.length = message_length(T);
+  const __m128i z = _mm_setzero_si128();  // the body: 40 bytes zeroed, then its fields
+  __m128i* w = reinterpret_cast<__m128i*>(&r.body);
+  _mm_storeu_si128(w, z);
+  _mm_storeu_si128(w + 1, z);
+  r.body.words[4] = 0;
   decode_body(T, p, r.body);
 }
 
@@ -360,34 +370,43 @@ constexpr auto make_list_table(std::index_sequence<I...>) {
   return Table{{&decode_list<kAllTypes[I], Off>...}};
 }
 
+// One block's messages sorted by class (0 = to be decoded the general way, an error).
+struct BlockLists {
+  uint16_t list[24][kBucketBlock];
+  uint32_t count[24] = {};
+  // Class of the frame at data[off] in an input of `size` bytes.
+  static uint32_t classify(const uint8_t* data, uint64_t size, uint64_t off) noexcept {
+    if (off >= size || size - off < kPrefixSize) return 0;
+    const uint16_t len = be16(data + off);
+    if (len == 0 || len > size - off - kPrefixSize) return 0;
+    const uint8_t t = data[off + kPrefixSize];
+    return kTypeTables.len[t] == len ? kTypeTables.cls[t] : 0;
+  }
+  void add(uint32_t cls, uint32_t i) noexcept { list[cls][count[cls]++] = static_cast<uint16_t>(i); }
+};
+
+// Decodes a classified block; returns the error records.
+template <class Off>
+inline uint32_t decode_lists(const uint8_t* data, uint64_t size, const Off* offsets,
+                             const BlockLists& l, uint64_t base, Record* out) noexcept {
+  static constexpr auto kLists = make_list_table<Off>(std::make_index_sequence<23>{});
+  for (uint32_t c = 1; c < 24; ++c) {
+    if (l.count[c] != 0) kLists.fn[c - 1](data, offsets, l.list[c], l.count[c], base, out);
+  }
+  for (uint32_t j = 0; j < l.count[0]; ++j) {  // every error kind, the general way
+    const uint16_t i = l.list[0][j];
+    (void)decode_message(data, size, offsets[i], base, out[i]);
+  }
+  return l.count[0];
+}
+
 // Up to kBucketBlock messages at data[offsets[i]] into out[i]; returns the error records.
 template <class Off>
 inline uint32_t decode_block(const uint8_t* data, uint64_t size, const Off* offsets, uint32_t n,
                              uint64_t base, Record* out) noexcept {
-  static constexpr auto kLists = make_list_table<Off>(std::make_index_sequence<23>{});
-  uint16_t lists[24][kBucketBlock];
-  uint32_t counts[24] = {};
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint64_t off = offsets[i];
-    uint32_t cls = 0;
-    if (off < size && size - off >= kPrefixSize) {
-      const uint64_t avail = size - off - kPrefixSize;
-      const uint16_t len = be16(data + off);
-      if (len != 0 && len <= avail) {
-        const uint8_t t = data[off + kPrefixSize];
-        cls = kTypeTables.len[t] == len ? kTypeTables.cls[t] : 0;
-      }
-    }
-    lists[cls][counts[cls]++] = static_cast<uint16_t>(i);
-  }
-  for (uint32_t c = 1; c < 24; ++c) {
-    if (counts[c] != 0) kLists.fn[c - 1](data, offsets, lists[c], counts[c], base, out);
-  }
-  for (uint32_t j = 0; j < counts[0]; ++j) {  // every error kind, the general way
-    const uint16_t i = lists[0][j];
-    (void)decode_message(data, size, offsets[i], base, out[i]);
-  }
-  return counts[0];
+  BlockLists l;
+  for (uint32_t i = 0; i < n; ++i) l.add(BlockLists::classify(data, size, offsets[i]), i);
+  return decode_lists(data, size, offsets, l, base, out);
 }
 
 }  // namespace detail

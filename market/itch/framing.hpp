@@ -70,16 +70,21 @@ inline StreamDecode decode_stream(const uint8_t* data, uint64_t size, uint64_t b
     // Walk the length chain for a block, then decode the block by type (decode_batch).
     const uint32_t want = max - s.count < detail::kBucketBlock ? max - s.count
                                                                 : detail::kBucketBlock;
+    // The walk reads each length anyway: classify the frame there (no second pass).
     uint32_t k = 0;
+    detail::BlockLists lists;
     while (k < want && size - off >= kPrefixSize) {
-      const uint64_t end = off + kPrefixSize + detail::be16(data + off);
+      const uint16_t len = detail::be16(data + off);
+      const uint64_t end = off + kPrefixSize + len;
       if (end > size) break;
+      const uint8_t t = len != 0 ? data[off + kPrefixSize] : 0;
+      lists.add(detail::kTypeTables.len[t] == len ? detail::kTypeTables.cls[t] : 0, k);
       offs[k++] = off;
       off = end;
     }
     more = k == want;
     if (k == 0) break;
-    s.errors += detail::decode_block(data, size, offs, k, base, out + s.count);
+    s.errors += detail::decode_lists(data, size, offs, lists, base, out + s.count);
     s.count += k;
   }
   if (final && s.count < max && off < size) {

@@ -69,7 +69,7 @@ TEST(GpuDecode, ValidStreamOfEveryType) { expect_parity(random_stream(100000, 1,
 
 TEST(GpuDecode, MalformedMessagesGiveTheSameErrorRecords) {
   auto s = random_stream(50000, 2, true);
-  s.resize(s.size() - 3);  // and a truncated tail
+  for (int i = 0; i < 3; ++i) s.pop_back();  // and a truncated tail
   expect_parity(s, 12345, true);
 }
 

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -75,6 +77,7 @@ struct ReadBack {
   bool whole_frames = true;  // every chunk but the last ends on a frame boundary
   bool offsets_ok = true;    // each chunk's stream_offset continues the previous one
   bool saw_last = false;
+  std::size_t largest = 0;  // largest chunk but the last
   std::optional<FeedError> error;
 };
 
@@ -94,6 +97,7 @@ Task<ReadBack> read_file(const std::string& path, ItchFileOptions opts) {
     ++rb.chunks;
     rb.offsets_ok &= c->stream_offset == rb.bytes.size();
     if (!c->last) {
+      rb.largest = std::max(rb.largest, c->bytes.size());
       // Whole frames: a scan with no limit on count consumes every byte.
       std::vector<uint32_t> offs(c->bytes.size() / 3 + 2);
       const auto s = itch::scan_frames(c->bytes.data(), c->bytes.size(), offs.data(),
@@ -140,6 +144,8 @@ TEST_P(ItchFile, RoundTripAtManyChunkSizes) {
     EXPECT_TRUE(rb.whole_frames) << chunk;
     EXPECT_TRUE(rb.offsets_ok) << chunk;
     EXPECT_EQ(rb.bytes, data) << chunk;
+    // A chunk ends at the first frame boundary at or past chunk_bytes (frames here are <= 52).
+    EXPECT_LE(rb.largest, chunk + 51) << chunk;
     if (chunk == 100) {
       EXPECT_GT(rb.chunks, 10u);
     }
@@ -286,11 +292,14 @@ TEST(ItchFilePlain, EmptyMissingAndBadOptions) {
     auto missing = co_await ItchFileReader::open("/nonexistent/dir/x.itch");
     CO_ASSERT(!missing);
     EXPECT_EQ(missing.error(), FeedError::Io);
-    ItchFileOptions zero;
-    zero.chunk_bytes = 0;
-    auto bad = co_await ItchFileReader::open(p->c_str(), zero);
-    CO_ASSERT(!bad);
-    EXPECT_EQ(bad.error(), FeedError::InvalidArgument);
+    for (std::size_t chunk :
+         {std::size_t{0}, (std::size_t{1} << 30) + 1, SIZE_MAX - 65536, SIZE_MAX}) {
+      ItchFileOptions o;
+      o.chunk_bytes = chunk;
+      auto bad = co_await ItchFileReader::open(p->c_str(), o);
+      CO_ASSERT(!bad);
+      EXPECT_EQ(bad.error(), FeedError::InvalidArgument) << chunk;
+    }
     ItchFileReader none;
     auto c = co_await none.next();
     CO_ASSERT(!c);

@@ -619,3 +619,27 @@ TEST(SyntheticFeed, TenMillionMessageDay) {
 }
 
 }  // namespace
+
+namespace {
+
+// A moved-from feed is a finished, empty one (no crash).
+TEST(SyntheticFeed, MovedFromIsDone) {
+  sluice::market::FeedConfig c;
+  c.symbols = 4;
+  c.messages = 1000;
+  SyntheticFeed a = SyntheticFeed::make(c).value();
+  SyntheticFeed b = std::move(a);
+  Record r;
+  uint8_t buf[64];
+  EXPECT_TRUE(a.done());
+  EXPECT_FALSE(a.next(r));
+  EXPECT_EQ(a.next_encoded(buf, sizeof buf), 0u);
+  EXPECT_EQ(a.emitted(), 0u);
+  EXPECT_EQ(a.stats().messages, 0u);
+  EXPECT_EQ(a.bbo(1).bid_price, 0u);
+  EXPECT_TRUE(b.next(r));
+  c.messages = (uint64_t{1} << 40) + 1;
+  EXPECT_FALSE(SyntheticFeed::make(c));
+}
+
+}  // namespace
