@@ -327,6 +327,9 @@ inline constexpr TypeTables kTypeTables = [] {
   return t;
 }();
 inline constexpr uint32_t kBucketBlock = 256;
+// Destinations of more records than this (512 KiB) are written in order, message by message:
+// see decode_stream in framing.hpp for the measurements.
+inline constexpr uint32_t kInOrderAbove = 8192;
 
 // A message already known to be whole and of type T, at data[off].
 template <uint8_t T>
@@ -382,7 +385,9 @@ struct BlockLists {
     const uint8_t t = data[off + kPrefixSize];
     return kTypeTables.len[t] == len ? kTypeTables.cls[t] : 0;
   }
-  void add(uint32_t cls, uint32_t i) noexcept { list[cls][count[cls]++] = static_cast<uint16_t>(i); }
+  void add(uint32_t cls, uint32_t i) noexcept {
+    list[cls][count[cls]++] = static_cast<uint16_t>(i);
+  }
 };
 
 // Decodes a classified block; returns the error records.
@@ -423,6 +428,12 @@ SLUICE_HD inline uint32_t decode_batch(const uint8_t* data, uint64_t size, const
     errors += decode_message(data, size, offsets[i], base, out[i]) != DecodeError::None;
   }
 #else
+  if (n > detail::kInOrderAbove) {
+    for (uint32_t i = 0; i < n; ++i) {
+      errors += decode_message(data, size, offsets[i], base, out[i]) != DecodeError::None;
+    }
+    return errors;
+  }
   for (uint32_t i = 0; i < n; i += detail::kBucketBlock) {
     const uint32_t k = n - i < detail::kBucketBlock ? n - i : detail::kBucketBlock;
     errors += detail::decode_block(data, size, offsets + i, k, base, out + i);

@@ -60,16 +60,39 @@ struct StreamDecode {
 // Framing and decoding in one pass (the CPU path needs no offsets array): up to `max` records
 // into out. With `final`, an incomplete tail becomes a Truncated record; otherwise it is left
 // for the caller to carry into the next buffer (consumed stops before it).
+//
+// Two ways to the same records. Into a destination that stays in cache (up to
+// kInOrderAbove records, 512 KiB: the batches a feed handler decodes and consumes), a block
+// at a time by type: the length walk classifies each frame, then one loop per type (110 M
+// messages/s against 74 M message by message on an L2-resident batch). Into a larger one,
+// message by message in order: by-type writes land out of order within a block, and over an
+// array far larger than the caches the hardware prefetcher then stops running ahead of the
+// stores (0.60x of memcpy's bandwidth in order, 0.46x by type, on a 256 MiB array).
+// decode_batch follows the same rule (detail::kInOrderAbove).
 inline StreamDecode decode_stream(const uint8_t* data, uint64_t size, uint64_t base, Record* out,
                                   uint32_t max, bool final) noexcept {
   StreamDecode s;
   uint64_t off = 0;
+  if (max > detail::kInOrderAbove) {
+    while (s.count < max && size - off >= kPrefixSize) {
+      const uint64_t end = off + kPrefixSize + detail::be16(data + off);
+      if (end > size) break;
+      s.errors += decode_message(data, size, off, base, out[s.count++]) != DecodeError::None;
+      off = end;
+    }
+    if (final && s.count < max && off < size) {
+      s.errors += decode_message(data, size, off, base, out[s.count++]) != DecodeError::None;
+      off = size;
+    }
+    s.consumed = off;
+    return s;
+  }
   uint64_t offs[detail::kBucketBlock];
   bool more = true;
   while (more && s.count < max) {
     // Walk the length chain for a block, then decode the block by type (decode_batch).
-    const uint32_t want = max - s.count < detail::kBucketBlock ? max - s.count
-                                                                : detail::kBucketBlock;
+    const uint32_t want =
+        max - s.count < detail::kBucketBlock ? max - s.count : detail::kBucketBlock;
     // The walk reads each length anyway: classify the frame there (no second pass).
     uint32_t k = 0;
     detail::BlockLists lists;

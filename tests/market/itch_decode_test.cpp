@@ -6,6 +6,7 @@
 #include <sluice/market/itch/encode.hpp>
 #include <sluice/market/itch/framing.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -521,6 +522,64 @@ TEST(ItchFraming, StreamAndBatchAgreeOnRandomInput) {
     ASSERT_EQ(d.count, s.count);
     EXPECT_EQ(std::memcmp(a.data(), b.data(), sizeof(Record) * s.count), 0);
   }
+}
+
+// The two host paths (by type for cache-sized destinations, in order for larger ones) give the
+// same bytes as decode_message, on valid and malformed messages.
+TEST(ItchFraming, ByTypeAndInOrderPathsAgree) {
+  std::mt19937_64 rng(99);
+  std::vector<uint8_t> stream;
+  for (int i = 0; i < 30000; ++i) {
+    const uint8_t t = rng() % 10 ? itch::kAllTypes[rng() % 23] : static_cast<uint8_t>(rng());
+    Msg m = Msg::header(static_cast<char>(t), static_cast<uint16_t>(rng()),
+                        static_cast<uint16_t>(rng()), rng() & 0xFFFFFFFFFFFFull);
+    size_t len = itch::message_length(t);
+    if (len == 0 || rng() % 16 == 0) len = rng() % 60;
+    while (m.b.size() < len) m.u8(static_cast<uint8_t>(rng()));
+    m.b.resize(len);
+    const auto f = m.framed();
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  std::vector<uint32_t> offs(30001);
+  const auto sc = itch::scan_frames_final(stream.data(), stream.size(), offs.data(), 30001);
+  ASSERT_EQ(sc.count, 30000u);
+  ASSERT_GT(sc.count, itch::detail::kInOrderAbove);
+  std::vector<Record> ref(sc.count), big(sc.count), small(sc.count), batch(sc.count),
+      pieces(sc.count);
+  uint32_t ref_errors = 0;
+  for (uint32_t i = 0; i < sc.count; ++i)
+    ref_errors +=
+        itch::decode_message(stream.data(), stream.size(), offs[i], 7, ref[i]) != DecodeError::None;
+  ASSERT_GT(ref_errors, 1000u);
+  // decode_stream: one call into the whole array (in order) and 4096 at a time (by type).
+  auto d = itch::decode_stream(stream.data(), stream.size(), 7, big.data(), sc.count, true);
+  EXPECT_EQ(d.count, sc.count);
+  EXPECT_EQ(d.errors, ref_errors);
+  uint64_t off = 0;
+  uint32_t n = 0, errors = 0;
+  while (off < stream.size()) {
+    d = itch::decode_stream(stream.data() + off, stream.size() - off, 7 + off, small.data() + n,
+                            4096, true);
+    n += d.count;
+    errors += d.errors;
+    off += d.consumed;
+  }
+  EXPECT_EQ(n, sc.count);
+  EXPECT_EQ(errors, ref_errors);
+  // decode_batch: all at once (in order) and 1000 at a time (by type).
+  EXPECT_EQ(
+      itch::decode_batch(stream.data(), stream.size(), offs.data(), sc.count, 7, batch.data()),
+      ref_errors);
+  errors = 0;
+  for (uint32_t i = 0; i < sc.count; i += 1000)
+    errors += itch::decode_batch(stream.data(), stream.size(), offs.data() + i,
+                                 std::min(1000u, sc.count - i), 7, pieces.data() + i);
+  EXPECT_EQ(errors, ref_errors);
+  const size_t bytes = sizeof(Record) * sc.count;
+  EXPECT_EQ(std::memcmp(ref.data(), big.data(), bytes), 0);
+  EXPECT_EQ(std::memcmp(ref.data(), small.data(), bytes), 0);
+  EXPECT_EQ(std::memcmp(ref.data(), batch.data(), bytes), 0);
+  EXPECT_EQ(std::memcmp(ref.data(), pieces.data(), bytes), 0);
 }
 
 TEST(ItchEncode, RefusesUnknownTypesAndSmallBuffers) {
