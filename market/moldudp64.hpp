@@ -352,7 +352,8 @@ struct MoldCounters {
   uint64_t heartbeats = 0;  // of which heartbeats
   uint64_t messages = 0;    // delivered, recovered ones included
   uint64_t duplicates = 0;  // messages dropped as already delivered
-  uint64_t gaps = 0;        // missing ranges found
+  uint64_t gaps = 0;        // gap events (MoldEvent::gap): a heartbeat that extends the newest
+                            // outstanding range counts as one more
   uint64_t missing = 0;     // messages in those ranges
   uint64_t recovered = 0;   // messages delivered into outstanding gaps
   uint64_t errors = 0;      // packets refused

@@ -541,6 +541,26 @@ TEST(OrderBook, CollidingReferencesAreBoundedNotQuadratic) {
   EXPECT_CONSISTENT(b);
 }
 
+// A valid feed's shape that an order-keeping home slot could not take: a burst of orders that
+// stay live all day (a run longer than kMaxProbe) and then references that wrap the table many
+// times. Every operation must succeed.
+TEST(OrderBook, LongLivedBurstThenWrappingReferencesNeverCollide) {
+  constexpr uint32_t kLive = 4096;  // table of 8192 slots
+  OrderBooks b = make_books(2, kLive, 8);
+  uint64_t ref = 1;
+  for (uint32_t i = 0; i < 3000; ++i) ASSERT_TRUE(b.add(1, ref++, Side::Buy, 100, 1000 + i % 8));
+  for (uint32_t i = 0; i < 200'000; ++i) {  // references wrap the table about 25 times
+    ASSERT_TRUE(b.add(2, ref, Side::Sell, 100, 5000 + i % 8)) << ref;
+    if (i >= 500) {
+      ASSERT_TRUE(b.del(ref - 500)) << ref;
+    }
+    ++ref;
+  }
+  EXPECT_EQ(b.counters().failed(), 0u);
+  EXPECT_EQ(b.live_orders(), 3500u);
+  EXPECT_CONSISTENT(b);
+}
+
 TEST(OrderBook, ApplyRecords) {
   OrderBooks b = make_books();
   auto ok = [](const Result<Applied, BookError>& r) { return r && r.value() == Applied::Book; };

@@ -23,7 +23,7 @@ using sluice::market::generate_day;
 using sluice::market::SyntheticFeed;
 using sluice::market::itch::Record;
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
