@@ -77,9 +77,8 @@ Task<Result<ItchFileReader, FeedError>> ItchFileReader::open(const char* path,
   }
   r.file_ = std::move(*f);
   r.chunk_ = opts.chunk_bytes;
-  try {  // the only allocations: once, here
+  try {  // the frame buffer: allocated once, here
     r.buf_.resize(opts.chunk_bytes + kMaxFrame);
-    r.raw_.reserve(std::max(r.buf_.size(), std::size_t{64} << 10));
   } catch (const std::bad_alloc&) {
     co_return err(FeedError::OutOfMemory);
   }
@@ -101,9 +100,12 @@ Task<Result<ItchFileReader, FeedError>> ItchFileReader::open(const char* path,
     r.eof_ = n == 0;
     co_return std::move(r);
   }
-  // raw_ holds at least the bytes already read (its capacity was reserved above).
-  r.raw_.assign(r.buf_.begin(), r.buf_.begin() + static_cast<std::ptrdiff_t>(n));
-  r.raw_.resize(r.raw_.capacity());
+  try {  // the compressed-input buffer (gzip only): at least the bytes already read
+    r.raw_.resize(std::max(r.buf_.size(), std::size_t{64} << 10));
+  } catch (const std::bad_alloc&) {
+    co_return err(FeedError::OutOfMemory);
+  }
+  std::memcpy(r.raw_.data(), r.buf_.data(), n);
   r.raw_have_ = n;
   r.z_.reset(new z_stream{});
   if (inflateInit2(r.z_.get(), 15 + 16) != Z_OK) co_return err(FeedError::Corrupt);

@@ -154,10 +154,11 @@ class OrderBooks {
   // apply_batch() prefetches the order slot this many records ahead: far enough to cover a
   // DRAM miss (~80-100 ns) at tens of ns per message, near enough that the line is still cached.
   static constexpr std::size_t kPrefetchDistance = 8;
-  // Longest probe run an order may need. With the load at most 1/2 real feeds stay far below
-  // it; references built to collide (home_slot is public and easy to invert) get
-  // BookError::Collision after kMaxProbe slots instead of making every later operation on
-  // their run O(n): a hostile feed costs at most 1024 slot reads (32 KiB) per message.
+  // Farthest an order may sit from its home slot. With the load at most 1/2 real feeds stay far
+  // below it; references built to collide (home_slot is public and easy to invert) get
+  // BookError::Collision instead of making every later operation on their run O(n). A lookup
+  // or an insert reads at most kMaxProbe slots; a deletion's backward shift stops kMaxProbe
+  // slots past its last move.
   static constexpr std::size_t kMaxProbe = 1024;
 
   // All memory is taken here: the order table (zeroed, so its pages are committed now and not
@@ -376,7 +377,9 @@ class OrderBooks {
     //    be refused (Collision) on a valid feed (test
     //    LongLivedBurstThenWrappingReferencesNeverCollide). Losing no order comes first.
     //  * With 8-slot blocks at load <= 1/2, runs stay a few blocks long, far below kMaxProbe.
-    const uint64_t block = ((ref >> kBlockBits) * kFib) >> block_shift_;
+    uint64_t block = ref >> kBlockBits;
+    block ^= block >> 29;  // fold high bits in: evenly spaced references do not pile up
+    block = (block * kFib) >> block_shift_;
     return static_cast<std::size_t>((block << kBlockBits) | (ref & kBlockMask)) & mask_;
   }
   // Hints the cache to fetch the home slot of `ref`, for callers running their own pipeline.
@@ -420,6 +423,11 @@ class OrderBooks {
       if (o.side > 1 || o.locate > max_locate_) {
         std::snprintf(msg, sizeof msg, "order %llu: bad side %u or locate %u",
                       static_cast<unsigned long long>(o.ref), o.side, o.locate);
+        return err(std::string(msg));
+      }
+      if (((j - home_slot(o.ref)) & mask_) >= kMaxProbe) {
+        std::snprintf(msg, sizeof msg, "order %llu in slot %zu: beyond the probe cap",
+                      static_cast<unsigned long long>(o.ref), j);
         return err(std::string(msg));
       }
       for (std::size_t i = home_slot(o.ref); i != j; i = (i + 1) & mask_) {
@@ -563,7 +571,11 @@ class OrderBooks {
   // Empties slot `hole` and shifts later members of its cluster back so every probe path stays
   // unbroken: an entry moves into the hole unless its home lies cyclically in (hole, j].
   void erase_slot(std::size_t hole) noexcept {
-    for (std::size_t j = (hole + 1) & mask_; table_[j].shares != 0; j = (j + 1) & mask_) {
+    // An order kMaxProbe or more slots past the hole is at most kMaxProbe - 1 from its own home,
+    // so its home lies after the hole and it cannot move: the scan stops there (it would
+    // otherwise walk a whole run of orders sitting at their homes, however long).
+    for (std::size_t j = (hole + 1) & mask_;
+         table_[j].shares != 0 && ((j - hole) & mask_) < kMaxProbe; j = (j + 1) & mask_) {
       const std::size_t h = home_slot(table_[j].ref);
       if (((j - h) & mask_) >= ((j - hole) & mask_)) {
         table_[hole] = table_[j];
@@ -652,14 +664,14 @@ class OrderBooks {
   Result<void, BookError> add_impl(uint16_t locate, uint64_t ref, Side side, uint32_t shares,
                                    uint32_t price) noexcept {
     const auto d = static_cast<uint8_t>(side);
+    if (table_ == nullptr) [[unlikely]]
+      return err(BookError::BadConfig);  // moved from
     if (locate > max_locate_) [[unlikely]]
       return err(BookError::BadLocate);
     if (d > 1) [[unlikely]]
       return err(BookError::BadSide);
     if (shares == 0) [[unlikely]]
       return err(BookError::ZeroShares);
-    if (table_ == nullptr) [[unlikely]]
-      return err(BookError::BadConfig);
     const Probe p = probe(ref);
     if (p.found) [[unlikely]]
       return err(BookError::DuplicateOrder);
@@ -728,9 +740,21 @@ class OrderBooks {
     if (!level_add(b, key_of(old.side, price), shares)) [[unlikely]]
       return err(BookError::OutOfMemory);
     level_remove(b, key_of(old.side, old.price), old.shares);
+    if (new_ref == old_ref) {
+      // The same reference keeps its slot. Erasing it could let later orders shift back and
+      // leave the only free slot of its run beyond kMaxProbe of its home.
+      table_[p.slot].shares = shares;
+      table_[p.slot].price = price;
+      return {};
+    }
     erase_slot(p.slot);
-    // Found within kMaxProbe: the erase can only have shortened new_ref's probe run.
-    OrderSlot& o = table_[probe(new_ref).slot];
+    // new_ref had a free slot within kMaxProbe (checked above); the erase only moves orders
+    // closer to their homes, so the run ahead of new_ref can only have become shorter.
+    const Probe q = probe(new_ref);
+    if (q.slot == kNoSlot) [[unlikely]] {  // cannot happen while the invariants hold
+      return err(BookError::Collision);
+    }
+    OrderSlot& o = table_[q.slot];
     o.ref = new_ref;
     o.shares = shares;
     o.price = price;
@@ -773,10 +797,11 @@ class OrderBooks {
     shift_ = o.shift_;
     block_shift_ = o.block_shift_;
     live_ = std::exchange(o.live_, 0);
-    max_live_ = o.max_live_;
-    max_locate_ = o.max_locate_;
+    max_live_ = std::exchange(o.max_live_, 0);
+    max_locate_ = std::exchange(o.max_locate_, 0);
     reserve_ = o.reserve_;
-    stats_ = o.stats_;
+    stats_ = std::exchange(o.stats_, BookStats{});
+    o.mask_ = 0;
   }
   void release() noexcept {
     if (books_ != nullptr) {
