@@ -50,11 +50,12 @@ Task<int> gen(std::string path, FeedConfig cfg, bool gzip) {
     co_return 1;
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("wrote %llu messages to %s%s in %.2f s (%.1f M messages/s); %llu live orders at the "
-              "close\n",
-              static_cast<unsigned long long>(*n), path.c_str(), gzip ? " (gzip)" : "", s,
-              static_cast<double>(*n) / s / 1e6,
-              static_cast<unsigned long long>(feed->stats().live_orders));
+  std::printf(
+      "wrote %llu messages to %s%s in %.2f s (%.1f M messages/s); %llu live orders at the "
+      "close\n",
+      static_cast<unsigned long long>(*n), path.c_str(), gzip ? " (gzip)" : "", s,
+      static_cast<double>(*n) / s / 1e6,
+      static_cast<unsigned long long>(feed->stats().live_orders));
   co_return 0;
 }
 
@@ -86,9 +87,9 @@ Task<int> read(std::string path, std::size_t chunk, uint16_t max_locate) {
     }
     uint64_t off = 0;
     while (off < c->bytes.size()) {
-      const auto d = itch::decode_stream(c->bytes.data() + off, c->bytes.size() - off,
-                                         c->stream_offset + off, recs.data(),
-                                         static_cast<uint32_t>(recs.size()), c->last);
+      const auto d =
+          itch::decode_stream(c->bytes.data() + off, c->bytes.size() - off, c->stream_offset + off,
+                              recs.data(), static_cast<uint32_t>(recs.size()), c->last);
       for (uint32_t i = 0; i < d.count; ++i) {
         ++rep.by_type[recs[i].type];
         if (!recs[i].ok() && shown++ < 5) {
@@ -108,24 +109,27 @@ Task<int> read(std::string path, std::size_t chunk, uint16_t max_locate) {
   }
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   uint64_t crossed = 0;
-  for (uint32_t loc = 0; loc <= max_locate; ++loc) crossed += books->crossed(static_cast<uint16_t>(loc));
-  std::printf("%s: %s, %llu messages, %.1f MB of messages, %.2f s (%.1f M messages/s, decode + "
-              "book)\n",
-              path.c_str(), r->gzip() ? "gzip" : "plain",
-              static_cast<unsigned long long>(rep.messages), static_cast<double>(rep.bytes) / 1e6,
-              rep.seconds, static_cast<double>(rep.messages) / rep.seconds / 1e6);
+  for (uint32_t loc = 0; loc <= max_locate; ++loc)
+    crossed += books->crossed(static_cast<uint16_t>(loc));
+  std::printf(
+      "%s: %s, %llu messages, %.1f MB of messages, %.2f s (%.1f M messages/s, decode + "
+      "book)\n",
+      path.c_str(), r->gzip() ? "gzip" : "plain", static_cast<unsigned long long>(rep.messages),
+      static_cast<double>(rep.bytes) / 1e6, rep.seconds,
+      static_cast<double>(rep.messages) / rep.seconds / 1e6);
   std::printf("  by type:");
   for (uint8_t t : itch::kAllTypes) {
-    if (rep.by_type[t] != 0) std::printf(" %c=%llu", t, static_cast<unsigned long long>(rep.by_type[t]));
+    if (rep.by_type[t] != 0)
+      std::printf(" %c=%llu", t, static_cast<unsigned long long>(rep.by_type[t]));
   }
-  std::printf("\n  error records %llu; book: %llu live orders, %llu unresolved references, %llu "
-              "other book errors, %llu crossed books\n",
-              static_cast<unsigned long long>(rep.errors),
-              static_cast<unsigned long long>(books->live_orders()),
-              static_cast<unsigned long long>(books->counters().unresolved()),
-              static_cast<unsigned long long>(books->counters().failed() -
-                                              books->counters().unresolved()),
-              static_cast<unsigned long long>(crossed));
+  std::printf(
+      "\n  error records %llu; book: %llu live orders, %llu unresolved references, %llu "
+      "other book errors, %llu crossed books\n",
+      static_cast<unsigned long long>(rep.errors),
+      static_cast<unsigned long long>(books->live_orders()),
+      static_cast<unsigned long long>(books->counters().unresolved()),
+      static_cast<unsigned long long>(books->counters().failed() - books->counters().unresolved()),
+      static_cast<unsigned long long>(crossed));
   for (uint16_t loc = 1; loc <= 3 && loc <= max_locate; ++loc) {
     const auto bid = books->best_bid(loc);
     const auto ask = books->best_ask(loc);
@@ -165,11 +169,12 @@ int packets_demo(const FeedConfig& cfg) {
   auto again = parse_packet(packets[lost]);
   if (!again) return 1;
   const MoldEvent ev = session.on_packet(*again);
-  std::printf("  retransmission: %u messages recovered, outstanding gaps %zu, delivered %llu of "
-              "%llu\n",
-              ev.recovered, session.outstanding_gaps().size(),
-              static_cast<unsigned long long>(session.counters().messages),
-              static_cast<unsigned long long>(n));
+  std::printf(
+      "  retransmission: %u messages recovered, outstanding gaps %zu, delivered %llu of "
+      "%llu\n",
+      ev.recovered, session.outstanding_gaps().size(),
+      static_cast<unsigned long long>(session.counters().messages),
+      static_cast<unsigned long long>(n));
   return session.counters().messages == n && session.outstanding_gaps().empty() ? 0 : 1;
 }
 
@@ -193,7 +198,8 @@ int main(int argc, char** argv) {
   g->add_flag("--gzip", gzip, "gzip the file");
   auto* rd = app.add_subcommand("read", "decode FILE into order books");
   rd->add_option("file", path, "input file (plain or gzip)")->required();
-  rd->add_option("--chunk", chunk, "bytes per read")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+  rd->add_option("--chunk", chunk, "bytes per read")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
   rd->add_option("--max-locate", max_locate, "largest stock locate the books hold");
   auto* demo = app.add_subcommand("demo", "gen + read of a gzip day, then MoldUDP64 with a loss");
   CLI11_PARSE(app, argc, argv);

@@ -34,7 +34,7 @@ struct CudaDecodeState {
   uint32_t* d_offsets = nullptr;
   itch::Record* d_out = nullptr;
   uint32_t* d_errors = nullptr;
-  uint8_t* h_stage = nullptr;  // pinned: bytes, then offsets (DMA needs page-locked memory)
+  uint8_t* h_stage = nullptr;     // pinned: bytes, then offsets (DMA needs page-locked memory)
   itch::Record* h_out = nullptr;  // pinned records
   uint32_t* h_errors = nullptr;
   cudaStream_t stream = nullptr;
@@ -126,7 +126,8 @@ int cuda_decode(CudaDecodeState* s, const uint8_t* data, uint64_t size, const ui
   uint32_t* h_offs = reinterpret_cast<uint32_t*>(s->h_stage + ((size + 7) & ~uint64_t{7}));
   std::memcpy(h_offs, offsets, std::size_t{n} * sizeof(uint32_t));
   cudaError_t e = cudaEventRecord(s->ev[0], s->stream);
-  if (e == cudaSuccess) e = cudaMemcpyAsync(s->d_data, s->h_stage, size, cudaMemcpyHostToDevice, s->stream);
+  if (e == cudaSuccess)
+    e = cudaMemcpyAsync(s->d_data, s->h_stage, size, cudaMemcpyHostToDevice, s->stream);
   if (e == cudaSuccess)
     e = cudaMemcpyAsync(s->d_offsets, h_offs, std::size_t{n} * sizeof(uint32_t),
                         cudaMemcpyHostToDevice, s->stream);
@@ -165,9 +166,8 @@ int cuda_kernel_only(CudaDecodeState* s, uint32_t reps, float* ms_per_run) noexc
   const uint32_t blocks = (s->last_n + kThreads - 1) / kThreads;
   cudaError_t e = cudaEventRecord(s->ev[0], s->stream);
   for (uint32_t i = 0; i < reps && e == cudaSuccess; ++i) {
-    decode_kernel<<<blocks, kThreads, 0, s->stream>>>(s->d_data, s->last_size, s->d_offsets,
-                                                      s->last_n, s->last_base, s->d_out,
-                                                      s->d_errors);
+    decode_kernel<<<blocks, kThreads, 0, s->stream>>>(
+        s->d_data, s->last_size, s->d_offsets, s->last_n, s->last_base, s->d_out, s->d_errors);
     e = cudaGetLastError();
   }
   if (e == cudaSuccess) e = cudaEventRecord(s->ev[1], s->stream);
