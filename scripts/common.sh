@@ -7,13 +7,14 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 
 # Build: compiler, cmake, ninja, pkg-config. Runtime: liburing, hwloc; market/: zlib (gzip ITCH
 # files). Tests: GoogleTest.
-# Examples: CLI11 (flags of examples/itch). Perf: Google Benchmark and the peers measured in the same runs: standalone Asio, atomic_queue,
-# moodycamel ReaderWriterQueue and ConcurrentQueue, Boost.Lockfree (libboost-dev; never
+# Examples: CLI11 (flags), gnuplot-nox (--plot of examples/pipeline, scripts/latency). Scripts:
+# python3 (scripts/bench, scripts/latency: tables, CSV, JSON). Perf: Google Benchmark and the
+# peers measured in the same runs: standalone Asio, atomic_queue, moodycamel ReaderWriterQueue and ConcurrentQueue, Boost.Lockfree (libboost-dev; never
 # libboost1.81-dev, which conflicts with the libboost-dev that libatomic-queue-dev needs).
 # Fuzzing (scripts/fuzz): clang, libFuzzer, and compiler-rt's sanitizer and fuzzer runtimes
 # (libclang-rt-14-dev: only a Recommends of clang, and -fsanitize=fuzzer links from it).
 SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git liburing-dev libhwloc-dev zlib1g-dev
-                 libgtest-dev libgmock-dev libbenchmark-dev libasio-dev libcli11-dev
+                 libgtest-dev libgmock-dev libbenchmark-dev libasio-dev libcli11-dev gnuplot-nox python3
                  libatomic-queue-dev libreaderwriterqueue-dev libconcurrentqueue-dev libboost-dev
                  clang libfuzzer-14-dev libclang-rt-14-dev)
 
