@@ -1,133 +1,203 @@
-// A three-stage pipeline on one pinned-able runtime, joined by local channels:
-//   feed (synthetic quotes) -> strategy (signal) -> gateway (orders)
-// Each quote carries its creation timestamp; the gateway records quote-to-order latency in
-// cycles and prints p50/p99/p99.9/max. The strategy's sender is tapped: every order it hands
-// the gateway is also recorded (channel id, sequence, TSC stamp) in a logbuf, which is read
-// back at the end, as an archiver would. Later issues replace the stages with the ITCH
-// decoder, order book and journal.
+// pipeline: the main job. A day of NASDAQ ITCH 5.0 goes feed -> decode -> order book +
+// strategy -> order gateway on one pinned runtime; orders cross loopback TCP to an exchange
+// simulator that acknowledges each one; tick-to-trade is stamped with RDTSCP from the moment a
+// message is read off the socket (or the file) to the moment its order is handed to the
+// socket. By default the day is synthetic and arrives as MoldUDP64 over loopback UDP from the
+// built-in replayer, so the network path runs. See docs/pipeline.md.
 //
-// Usage: pipeline [messages=1000000] [capacity=1] [busy|park]
-// Capacity 1 shows the per-message latency of the stages; a larger capacity shows throughput
-// with queueing delay included (the feed runs ahead by up to `capacity` quotes).
-#include <sluice/runtime/latency.hpp>
-#include <sluice/sluice.hpp>
+//   pipeline                               the demo (scripts/demo): 2 M messages at 1 M msg/s
+//   pipeline --feed file --file day.itch.gz
+//   pipeline --feed udp --port 30001       MoldUDP64 from elsewhere (e.g. `pipeline replay`)
+//   pipeline replay --to 127.0.0.1:30001 [--file day.itch] [--rate 500000]
+//
+// Exit status: 0 when the run is clean (nothing lost, 0 unresolved references, 0 crossed
+// books, every order acknowledged), 1 when not, 2 on bad arguments or a setup error.
+#include <sluice/examples/pipeline/report.hpp>
+
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <string>
 
 using namespace sluice;
+using namespace sluice::pipeline;
 
 namespace {
-struct Quote {
-  uint64_t t0;  // cycles at creation
-  uint32_t seq;
-  int32_t px;
-};
-struct Order {
-  uint64_t t0;
-  uint32_t seq;
-  int32_t side;
-};
 
-Task<> feed(local::Sender<Quote> out, uint32_t n) {
-  uint32_t px = 10000;
-  for (uint32_t i = 0; i < n; ++i) {
-    px += (i * 2654435761u >> 28) % 3 - 1;  // a cheap deterministic random walk
-    if (!co_await out.send(Quote{cycles_now(), i, static_cast<int32_t>(px)})) co_return;
+int run_replay_only(const std::string& to, const std::string& file, const market::FeedConfig& fc,
+                    double rate) {
+  const auto colon = to.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "pipeline replay: --to wants HOST:PORT\n");
+    return 2;
   }
-}
-
-using OrderTap = Tap<SpscLogbuf, TapTsc>;
-
-Task<> strategy(local::Receiver<Quote> in, TappedSender<local::Sender<Order>, OrderTap> out) {
-  int32_t last = 0;
-  while (auto q = co_await in.recv()) {
-    int32_t side = q->px > last ? 1 : -1;
-    last = q->px;
-    if (!co_await out.send(Order{q->t0, q->seq, side})) co_return;
+  const int port = std::atoi(to.c_str() + colon + 1);
+  auto at = io::SocketAddress::parse(to.substr(0, colon), static_cast<uint16_t>(port));
+  if (!at || port <= 0 || port > 65535) {
+    std::fprintf(stderr, "pipeline replay: '%s' is not HOST:PORT\n", to.c_str());
+    return 2;
   }
-}
-
-Task<long> gateway(local::Receiver<Order> in, LatencyHistogram* h) {
-  long orders = 0;
-  uint32_t expect = 0;
-  while (auto o = co_await in.recv()) {
-    h->record(cycles_now() - o->t0);
-    if (o->seq != expect++) {
-      std::fprintf(stderr, "order %u out of sequence\n", o->seq);
-      std::exit(1);
+  std::string e;
+  auto rt = sluice::pipeline::detail::make_runtime(false, &e);
+  if (!rt) {
+    std::fprintf(stderr, "pipeline replay: %s\n", e.c_str());
+    return 2;
+  }
+  ReplayData data;
+  if (file.empty()) {
+    auto g = market::SyntheticFeed::make(fc);
+    if (!g) {
+      std::fprintf(stderr, "pipeline replay: %s\n", market::to_string(g.error()));
+      return 2;
     }
-    ++orders;
+    data = replay_from_synthetic(*g);
+  } else {
+    auto d = rt->block_on(replay_from_file(file));
+    if (!d) {
+      std::fprintf(stderr, "pipeline replay: %s: %s\n", file.c_str(), market::to_string(d.error()));
+      return 2;
+    }
+    data = std::move(*d);
   }
-  co_return orders;
+  auto sock = io::UdpSocket::bind(*io::SocketAddress::parse("0.0.0.0", 0));
+  if (!sock || !sock->connect(*at)) {
+    std::fprintf(stderr, "pipeline replay: cannot open a UDP socket to %s\n", to.c_str());
+    return 2;
+  }
+  // No receiver to give credit: the window is open (consumed is effectively infinite).
+  std::atomic<uint64_t> consumed{UINT64_MAX / 2};
+  std::atomic<bool> stop{false};
+  ReplayConfig rc;
+  rc.messages_per_second = rate;
+  const ReplayStats st = rt->block_on(replay(&*sock, &data, rc, &consumed, &stop));
+  std::printf("replayed %s messages in %s packets to %s in %.2f s%s\n",
+              grouped(st.messages).c_str(), grouped(st.packets).c_str(), to.c_str(), st.seconds,
+              st.send_error ? " (send failed)" : "");
+  rt->block_on([](io::UdpSocket* s) -> Task<void> { (void)co_await s->close(); }(&*sock));
+  return st.send_error ? 1 : 0;
 }
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint32_t n = argc > 1 ? static_cast<uint32_t>(std::strtoul(argv[1], nullptr, 10)) : 1000000;
-  std::size_t cap = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 1;
-  bool busy = argc > 3 && std::strcmp(argv[3], "busy") == 0;
+  CLI::App app{
+      "sluice pipeline: ITCH 5.0 feed -> decode -> order book + strategy -> order gateway ->\n"
+      "exchange simulator, with tick-to-trade latency. Defaults run the demo: a synthetic day\n"
+      "replayed as MoldUDP64 over loopback UDP."};
+  PipelineConfig cfg;
+  cfg.synthetic.messages = 2'000'000;
+  cfg.synthetic.symbols = 256;
+  std::string feed = "replay";
+  std::string idle = "auto";
+  std::string json, plot;
+  bool quiet = false;
+  uint64_t threshold = cfg.strategy.spread_threshold;
+  uint64_t idle_ms = static_cast<uint64_t>(cfg.idle_timeout.count());
 
-  auto quotes = local::channel<Quote>(cap);
-  auto orders = local::channel<Order>(cap);
-  if (!quotes || !orders) {
-    std::fprintf(stderr, "bad capacity %zu: %s\n", cap, to_string(quotes.error()));
+  app.add_option("--feed", feed,
+                 "Where messages come from: replay (the built-in replayer sends the day as "
+                 "MoldUDP64 over loopback UDP), udp (MoldUDP64 from elsewhere on --port), file "
+                 "(read --file directly), synthetic (generated in the feed task, no network)")
+      ->check(CLI::IsMember({"replay", "udp", "file", "synthetic"}))
+      ->capture_default_str();
+  app.add_option("--file", cfg.file,
+                 "An ITCH 5.0 file (2-byte length-prefixed messages, plain or gzip): read by "
+                 "--feed file, or replayed by --feed replay instead of a synthetic day");
+  app.add_option("--messages", cfg.synthetic.messages, "Messages in the synthetic day")
+      ->check(CLI::Range(uint64_t{1000}, uint64_t{1} << 34))
+      ->capture_default_str();
+  app.add_option("--symbols", cfg.synthetic.symbols, "Symbols in the synthetic day (1..65535)")
+      ->check(CLI::Range(1u, 65535u))
+      ->capture_default_str();
+  app.add_option("--seed", cfg.synthetic.seed, "Seed of the synthetic day")->capture_default_str();
+  app.add_option("--rate", cfg.replay.messages_per_second,
+                 "Replayer rate in messages per second (0: as fast as the receiver takes them)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  app.add_option("--window", cfg.replay.window,
+                 "Packets the replayer may run ahead of the feed handler (keeps loopback UDP "
+                 "lossless)")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  app.add_option("--udp-host", cfg.udp_host, "Address --feed udp listens on")
+      ->capture_default_str();
+  app.add_option("--port", cfg.udp_port, "UDP port --feed udp listens on")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--hot-core", cfg.hot_core,
+                 "CPU of the hot runtime (feed handler, decode, book, strategy, gateway); "
+                 "default 1 (0 on a 1-CPU machine)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--feed-core", cfg.feed_core,
+                 "CPU of the replayer and the reporting thread; default 0")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--exchange-core", cfg.exchange_core,
+                 "CPU of the exchange simulator; default 2 with 3+ CPUs, else 0")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--idle", idle,
+                 "Hot runtime when idle: busy (spin; lowest latency, a whole core), park (sleep), "
+                 "auto (busy when no other pipeline thread shares its CPU)")
+      ->check(CLI::IsMember({"auto", "busy", "park"}))
+      ->capture_default_str();
+  app.add_option("--spread-threshold", threshold,
+                 "The strategy quotes a symbol (one tick inside) when ask - bid reaches this many "
+                 "price units (4 implied decimals: 100 = one cent)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{UINT32_MAX}))
+      ->capture_default_str();
+  app.add_option("--shares", cfg.strategy.shares, "Shares per order")->capture_default_str();
+  app.add_option("--idle-timeout-ms", idle_ms,
+                 "UDP feeds end after this long without a datagram (an end of session ends them "
+                 "at once)")
+      ->check(CLI::Range(uint64_t{10}, uint64_t{3600000}))
+      ->capture_default_str();
+  app.add_option("--json", json, "Write the figures as JSON to this file");
+  app.add_option("--plot", plot, "Write a latency percentile plot (PNG, needs gnuplot-nox)");
+  app.add_flag("--quiet", quiet, "No progress line");
+
+  std::string replay_to;
+  double replay_rate = 1'000'000;
+  CLI::App* rp = app.add_subcommand(
+      "replay",
+      "Send a day (synthetic, or --file) as MoldUDP64 to HOST:PORT, e.g. to a pipeline "
+      "running with --feed udp");
+  rp->add_option("--to", replay_to, "Destination HOST:PORT")->required();
+  rp->add_option("--file", cfg.file, "ITCH file to replay instead of a synthetic day");
+  rp->add_option("--messages", cfg.synthetic.messages, "Messages in the synthetic day")
+      ->capture_default_str();
+  rp->add_option("--rate", replay_rate, "Messages per second (0: unpaced)")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  if (rp->parsed()) return run_replay_only(replay_to, cfg.file, cfg.synthetic, replay_rate);
+
+  cfg.feed = feed == "udp"         ? FeedKind::Udp
+             : feed == "file"      ? FeedKind::File
+             : feed == "synthetic" ? FeedKind::Synthetic
+                                   : FeedKind::Replay;
+  cfg.idle = idle == "busy" ? IdleMode::Busy : idle == "park" ? IdleMode::Park : IdleMode::Auto;
+  cfg.strategy.spread_threshold = static_cast<uint32_t>(threshold);
+  cfg.idle_timeout = std::chrono::milliseconds(idle_ms);
+  if (cfg.feed == FeedKind::Udp) cfg.first_packet_timeout = std::chrono::hours(24);
+
+  std::printf("sluice pipeline: feed %s%s%s\n", feed.c_str(), cfg.file.empty() ? "" : " ",
+              cfg.file.c_str());
+  ProgressPrinter progress(quiet);
+  auto r = run_pipeline(cfg, [&](const Progress& p, double t) { progress(p, t); });
+  progress.finish();
+  if (!r) {
+    std::fprintf(stderr, "pipeline: %s\n", r.error().c_str());
     return 2;
   }
-  // The tap's log: room for every order (a 48-byte record each) so none is dropped.
-  auto log = SpscLogbuf::make(std::size_t{n} * 48 + 4096);
-  if (!log) {
-    std::fprintf(stderr, "tap log: %s\n", logbuf::to_string(log.error()));
+  print_summary(cfg, *r);
+  if (!json.empty() && !write_json(json, *r)) {
+    std::fprintf(stderr, "pipeline: cannot write %s\n", json.c_str());
     return 2;
   }
-  OrderTap tap(**log, /*channel_id=*/2);
-
-  RuntimeConfig cfg;
-  cfg.idle = busy ? IdlePolicy::busy_poll() : IdlePolicy::park();
-  Runtime rt(cfg);
-  LatencyHistogram hist;
-  auto main_task = [&]() -> Task<long> {
-    auto f = spawn(feed(std::move(quotes->tx), n));
-    auto s = spawn(strategy(std::move(quotes->rx), tapped(std::move(orders->tx), tap)));
-    auto g = spawn(gateway(std::move(orders->rx), &hist));
-    (void)co_await f;
-    (void)co_await s;
-    co_return (co_await g).value();
-  };
-  auto t0 = Clock::now();
-  long got = rt.block_on(main_task());
-  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  double cpn = cycles_per_ns();
-
-  std::printf("sluice pipeline: %ld orders from %u quotes, capacity %zu, %s policy\n", got, n, cap,
-              busy ? "busy_poll" : "park");
-  std::printf("throughput: %.1f M msg/s (3 stages, one runtime)\n", got / secs / 1e6);
-  std::printf("quote->order latency (cycles; TSC %.2f GHz):\n", cpn);
-  for (double q : {0.5, 0.99, 0.999}) {
-    uint64_t c = hist.percentile(q);
-    std::printf("  p%-6g %8lu cycles  %9.1f ns\n", q * 100, static_cast<unsigned long>(c),
-                static_cast<double>(c) / cpn);
+  if (!plot.empty()) {
+    const std::string e = write_plot(plot, *r);
+    if (!e.empty()) {
+      std::fprintf(stderr, "pipeline: --plot: %s\n", e.c_str());
+      return 2;
+    }
+    std::printf("  plot: %s\n", plot.c_str());
   }
-  std::printf("  max     %8lu cycles  %9.1f ns\n", static_cast<unsigned long>(hist.max()),
-              static_cast<double>(hist.max()) / cpn);
-  // The archiver's side of the tap: every order once, in sequence, none dropped.
-  uint64_t recorded = 0;
-  bool in_order = true;
-  (*log)->consume(
-      [&](std::span<const std::byte> rec, uint16_t) {
-        TapHeader h;
-        std::memcpy(&h, rec.data(), sizeof h);
-        in_order = in_order && h.channel_id == 2 && h.sequence == recorded;
-        ++recorded;
-      },
-      SIZE_MAX);
-  std::printf("tap: %lu orders recorded in the logbuf, %s, %lu dropped\n",
-              static_cast<unsigned long>(recorded), in_order ? "in sequence" : "OUT OF SEQUENCE",
-              static_cast<unsigned long>(tap.dropped()));
-  const auto& c = rt.counters();
-  std::printf("runtime: %lu polls, %lu local wakes, %lu parks, %lu slab misses\n",
-              static_cast<unsigned long>(c.polls), static_cast<unsigned long>(c.local_wakes),
-              static_cast<unsigned long>(c.parks), static_cast<unsigned long>(c.slab_misses));
-  return got == static_cast<long>(n) && recorded == n && in_order ? 0 : 1;
+  return r->clean() ? 0 : 1;
 }

@@ -10,6 +10,7 @@
 
 #include "../runtime/result.hpp"
 #include "../runtime/task.hpp"
+#include "itch/spec.hpp"
 #include "itch_file.hpp"
 #include "moldudp64.hpp"
 #include "synthetic_feed.hpp"

@@ -1,0 +1,158 @@
+// The MoldUDP64 replayer: sends a day of ITCH messages (synthetic or from a file) as MoldUDP64
+// packets to a UDP address at a chosen message rate. It runs on its own runtime and thread
+// (the feed core), so the pipeline's feed handler reads real datagrams off a socket.
+//
+// Loopback UDP has no retransmission: a datagram that finds the receiver's socket buffer full
+// is dropped. The replayer therefore also honours a credit window: packet i is not sent before
+// the receiver has taken packet i - window off its socket (`consumed`, published by the feed
+// handler). A real exchange does not wait for anyone; the window only keeps the demo lossless
+// on a shared 2-core machine, and the feed handler still detects and reports any gap.
+#pragma once
+
+#include <sluice/market/itch_file.hpp>
+#include <sluice/market/moldudp64.hpp>
+#include <sluice/market/synthetic_feed.hpp>
+#include <sluice/market/synthetic_outputs.hpp>
+#include <sluice/runtime/io.hpp>
+#include <sluice/sluice.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sluice::pipeline {
+
+// A whole day as packets in one buffer: packet i is bytes[offsets[i], offsets[i + 1]).
+struct ReplayData {
+  std::vector<uint8_t> bytes;
+  std::vector<uint32_t> offsets{0};
+  std::vector<uint16_t> messages;  // per packet
+  uint64_t total_messages = 0;
+  std::size_t packets() const noexcept { return messages.size(); }
+  void add(std::span<const uint8_t> p, uint16_t n) {
+    bytes.insert(bytes.end(), p.begin(), p.end());
+    offsets.push_back(static_cast<uint32_t>(bytes.size()));
+    messages.push_back(n);
+    total_messages += n;
+  }
+};
+
+inline constexpr std::string_view kReplaySession = "SLUICE0001";
+
+// Packetizes the rest of a synthetic feed (the last packet is the end of session).
+inline ReplayData replay_from_synthetic(market::SyntheticFeed& feed) {
+  ReplayData d;
+  (void)market::packetize_synthetic(feed, kReplaySession, 1, [&d](std::span<const uint8_t> p) {
+    auto parsed = market::parse_packet(p);
+    d.add(p, parsed && !parsed->end_of_session() ? parsed->block_count() : 0);
+  });
+  return d;
+}
+
+// Packetizes an ITCH file (plain or gzip): each whole frame becomes a message block. Runs on
+// the calling thread's runtime. A cut last frame is left out (MoldUDP64 blocks are whole).
+inline Task<Result<ReplayData, market::FeedError>> replay_from_file(std::string path) {
+  auto r = co_await market::ItchFileReader::open(path.c_str());
+  if (!r) co_return err(r.error());
+  ReplayData d;
+  std::vector<uint8_t> buf(market::kMoldDefaultMaxPacket);
+  market::MoldPacketWriter w(buf, kReplaySession, 1, buf.size());
+  auto flush = [&] {
+    if (w.pending() == 0) return;
+    const uint16_t n = static_cast<uint16_t>(w.pending());
+    d.add(w.finish(), n);
+  };
+  for (;;) {
+    auto c = co_await r->next();
+    if (!c) {
+      if (c.error() == market::FeedError::Closed) break;
+      co_return err(c.error());
+    }
+    const uint8_t* p = c->bytes.data();
+    const std::size_t n = c->bytes.size();
+    std::size_t pos = 0;
+    while (n - pos >= 2) {
+      const std::size_t len = (std::size_t{p[pos]} << 8) | p[pos + 1];
+      if (len > n - pos - 2) break;  // cut last frame
+      std::span<const uint8_t> msg(p + pos + 2, len);
+      if (!w.add(msg)) {
+        flush();
+        if (!w.add(msg)) {  // larger than a packet holds: cannot be sent as MoldUDP64
+          co_return err(market::FeedError::Corrupt);
+        }
+      }
+      pos += 2 + len;
+    }
+    if (c->last) break;
+  }
+  flush();
+  d.add(w.end_of_session(), 0);
+  co_return d;
+}
+
+struct ReplayStats {
+  uint64_t packets = 0;
+  uint64_t messages = 0;
+  uint64_t credit_waits = 0;  // times the window was full
+  uint64_t send_retries = 0;  // ENOBUFS / EAGAIN from the socket, retried
+  int send_error = 0;
+  double seconds = 0;
+};
+
+struct ReplayConfig {
+  double messages_per_second = 1'000'000;  // 0: as fast as the window allows
+  uint32_t window = 64;                    // packets ahead of the receiver, at most
+};
+
+// Sends every packet of `d` on the connected socket, paced to the rate (whole 50 us slices:
+// the runtime's timers are 1 us ticks, a parked wake costs tens of us) and the credit window.
+// The end-of-session packet goes once the receiver has taken everything before it, so it
+// cannot be dropped for lack of buffer.
+inline Task<ReplayStats> replay(io::UdpSocket* s, const ReplayData* d, ReplayConfig cfg,
+                                const std::atomic<uint64_t>* consumed,
+                                const std::atomic<bool>* stop) {
+  using namespace std::chrono;
+  ReplayStats st;
+  const auto t0 = Clock::now();
+  uint64_t sent_messages = 0;
+  for (std::size_t i = 0; i < d->packets(); ++i) {
+    if (stop->load(std::memory_order_relaxed)) break;
+    const bool last = i + 1 == d->packets();
+    const uint64_t need = last ? i : (i >= cfg.window ? i - cfg.window + 1 : 0);
+    while (consumed->load(std::memory_order_relaxed) < need) {  // relaxed: a count only
+      ++st.credit_waits;
+      if (stop->load(std::memory_order_relaxed)) co_return st;
+      co_await sleep_for(microseconds(20));
+    }
+    if (cfg.messages_per_second > 0) {
+      const auto due = t0 + duration_cast<Clock::duration>(duration<double>(
+                                static_cast<double>(sent_messages) / cfg.messages_per_second));
+      if (due > Clock::now() + microseconds(50)) co_await sleep_until(due);
+    }
+    std::span<const std::byte> p(
+        reinterpret_cast<const std::byte*>(d->bytes.data()) + d->offsets[i],
+        d->offsets[i + 1] - d->offsets[i]);
+    for (;;) {
+      auto r = co_await s->send(p);
+      if (r) break;
+      const int e = r.error().errno_value;
+      if ((e == ENOBUFS || e == EAGAIN || e == ECONNREFUSED) && st.send_retries < 100000) {
+        ++st.send_retries;  // receiver not bound yet or a full queue: retry shortly
+        co_await sleep_for(microseconds(100));
+        continue;
+      }
+      st.send_error = e;
+      co_return st;
+    }
+    ++st.packets;
+    sent_messages += d->messages[i];
+  }
+  st.messages = sent_messages;
+  st.seconds = duration<double>(Clock::now() - t0).count();
+  co_return st;
+}
+
+}  // namespace sluice::pipeline
