@@ -128,13 +128,13 @@ inline void print_summary(const PipelineConfig& cfg, const PipelineReport& r) {
 }
 
 inline void json_summary(std::FILE* f, const char* name, const LatencyHistogram& h, double scale,
-                         bool last) {
+                         bool last, const char* indent = "    ") {
   const LatencySummary s = h.summary(scale);
   std::fprintf(f,
-               "    \"%s\": {\"count\": %llu, \"min\": %.1f, \"mean\": %.1f, \"p50\": %.1f, "
+               "%s\"%s\": {\"count\": %llu, \"min\": %.1f, \"mean\": %.1f, \"p50\": %.1f, "
                "\"p90\": %.1f, \"p99\": %.1f, \"p999\": %.1f, \"p9999\": %.1f, \"max\": %.1f}%s\n",
-               name, static_cast<unsigned long long>(s.count), s.min, s.mean, s.p50, s.p90, s.p99,
-               s.p999, s.p9999, s.max, last ? "" : ",");
+               indent, name, static_cast<unsigned long long>(s.count), s.min, s.mean, s.p50, s.p90,
+               s.p99, s.p999, s.p9999, s.max, last ? "" : ",");
 }
 
 // The figures for scripts (scripts/bench reads tick_to_trade_ns).
@@ -169,7 +169,7 @@ inline bool write_json(const std::string& path, const PipelineReport& r) {
   std::fprintf(f, "  \"tap\": {\"recorded\": %llu, \"dropped\": %llu, \"in_sequence\": %s},\n",
                u(r.tap_recorded), u(r.tap_dropped), r.tap_in_sequence ? "true" : "false");
   std::fprintf(f, "  \"clean\": %s,\n", r.clean() ? "true" : "false");
-  json_summary(f, "tick_to_trade_ns", r.hist->tick_to_trade, scale, false);
+  json_summary(f, "tick_to_trade_ns", r.hist->tick_to_trade, scale, false, "  ");
   std::fprintf(f, "  \"stages_ns\": {\n");
   json_summary(f, "feed_decode", r.hist->decode, scale, false);
   json_summary(f, "book_strategy", r.hist->book, scale, false);
@@ -212,7 +212,9 @@ inline std::string write_plot(const std::string& png, const PipelineReport& r) {
       "'\nset datafile separator ','\nset key autotitle columnhead\nset key left top\n"
       "set logscale x\nset logscale y\nset grid\nset xlabel 'percentile'\nset ylabel 'ns'\n"
       "set title 'sluice pipeline latency'\n"
-      "set xtics ('50%' 2, '90%' 10, '99%' 100, '99.9%' 1000, '99.99%' 10000, '99.999%' 100000)\n" +
+      // '%%': gnuplot reads tic labels as formats.
+      "set xtics ('50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, "
+      "'99.999%%' 100000)\n" +
       plot + "\n";
   std::FILE* g = popen("gnuplot 2>&1", "w");
   if (g == nullptr) return "cannot run gnuplot (Debian package gnuplot-nox)";

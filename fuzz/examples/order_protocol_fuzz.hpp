@@ -129,8 +129,8 @@ inline std::vector<std::vector<uint8_t>> order_protocol_seeds() {
   seeds.push_back(cat(4, {{0, 20, 'Z', 0, 0}}));  // unknown type
   seeds.push_back(cat(6, {{0, 21, 'O', 'B'}}));   // bad length
   seeds.push_back(cat(7, {{0xFF, 0xFF, 'A'}}));   // huge length
-  auto o = order(4, 'B');
-  o.resize(o.size() - 3);
+  const auto whole = order(4, 'B');
+  const std::vector<uint8_t> o(whole.begin(), whole.end() - 3);
   seeds.push_back(cat(8, {order(5, 'S'), o}));  // cut inside the last frame
   return seeds;
 }
