@@ -77,6 +77,10 @@ struct PipelineConfig {
   std::size_t order_capacity = 1024;
   uint32_t max_live_orders = 4'000'000;
   std::chrono::milliseconds progress_interval{250};
+  // Called once on the hot thread when the feed is open (the UDP socket bound: its port; 0 for
+  // a file or the generator), before the first read. A test or a launcher starts its sender
+  // here instead of guessing when the pipeline listens. Must not block.
+  std::function<void(uint16_t)> on_feed_ready{};
 };
 
 struct CoreChoice {
@@ -304,6 +308,7 @@ inline Task<void> hot_main(HotShared* s) {
   }
   Tap<SpscLogbuf, TapTsc> tap(**log, /*channel_id=*/4);
 
+  if (cfg.on_feed_ready) cfg.on_feed_ready(sock ? sock->local_address().port() : 0);
   Runtime* rt = Runtime::current();
   BookStrategy strat(&*books, cfg.strategy, max_locate);
   const auto t0 = Clock::now();

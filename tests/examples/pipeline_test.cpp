@@ -246,11 +246,13 @@ TEST(PipelineUdp, GarbageAndAGapAreReported) {
   auto c = small(FeedKind::Udp);
   c.udp_port = port;
   c.idle_timeout = std::chrono::milliseconds(3000);
-  std::atomic<bool> go{false};
+  std::atomic<int> ready_port{-1};
+  c.on_feed_ready = [&](uint16_t p) { ready_port.store(p); };
   std::thread sender([&] {
     int s = ::socket(AF_INET, SOCK_DGRAM, 0);
-    while (!go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the pipeline binds
+    // Until the pipeline's socket is bound, a datagram would be lost (or the run fail first).
+    while (ready_port.load() < 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_EQ(ready_port.load(), port);
     auto send = [&](const void* p, std::size_t n) {
       (void)::sendto(s, p, n, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
       std::this_thread::sleep_for(std::chrono::microseconds(200));  // no buffer overrun
@@ -264,8 +266,8 @@ TEST(PipelineUdp, GarbageAndAGapAreReported) {
     }
     ::close(s);
   });
-  go.store(true);
   auto r = run(c);
+  if (ready_port.load() < 0) ready_port.store(0);  // the run failed before: release the sender
   sender.join();
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->feed_stats.bad_packets, 2u);
