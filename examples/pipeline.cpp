@@ -149,6 +149,15 @@ int main(int argc, char** argv) {
                  "at once)")
       ->check(CLI::Range(uint64_t{10}, uint64_t{3600000}))
       ->capture_default_str();
+  app.add_option("--chunk-capacity", cfg.chunk_capacity,
+                 "Chunks (datagrams, file pieces) queued between the feed handler and decode")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--tick-capacity", cfg.tick_capacity,
+                 "Decoded messages queued between decode and the book: smaller interleaves the "
+                 "two stages more finely (lower latency), larger batches them")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
   app.add_option("--json", json, "Write the figures as JSON to this file");
   app.add_option("--plot", plot, "Write a latency percentile plot (PNG, needs gnuplot-nox)");
   app.add_flag("--quiet", quiet, "No progress line");

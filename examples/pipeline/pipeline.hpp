@@ -73,7 +73,7 @@ struct PipelineConfig {
   std::chrono::milliseconds idle_timeout{2000};
   std::chrono::milliseconds first_packet_timeout{10000};
   std::size_t chunk_capacity = 16;
-  std::size_t tick_capacity = 256;
+  std::size_t tick_capacity = 16;
   std::size_t order_capacity = 1024;
   uint32_t max_live_orders = 4'000'000;
   std::chrono::milliseconds progress_interval{250};

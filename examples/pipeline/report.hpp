@@ -122,6 +122,7 @@ inline void print_summary(const PipelineConfig& cfg, const PipelineReport& r) {
   print_row("  feed + decode (per message)", r.hist->decode, scale);
   print_row("  book + strategy (per message)", r.hist->book, scale);
   print_row("  order -> socket (per order)", r.hist->strategy_to_gateway, scale);
+  print_row("send(2) of the orders (per write)", r.hist->send_call, scale);
   std::printf("\n  result: %s\n",
               r.clean() ? "clean (nothing lost, 0 unresolved, 0 crossed, every order acknowledged)"
                         : "NOT CLEAN (see the counts above)");
@@ -173,7 +174,8 @@ inline bool write_json(const std::string& path, const PipelineReport& r) {
   std::fprintf(f, "  \"stages_ns\": {\n");
   json_summary(f, "feed_decode", r.hist->decode, scale, false);
   json_summary(f, "book_strategy", r.hist->book, scale, false);
-  json_summary(f, "order_to_socket", r.hist->strategy_to_gateway, scale, true);
+  json_summary(f, "order_to_socket", r.hist->strategy_to_gateway, scale, false);
+  json_summary(f, "send_call", r.hist->send_call, scale, true);
   std::fprintf(f, "  }\n}\n");
   return std::fclose(f) == 0;
 }

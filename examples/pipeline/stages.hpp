@@ -157,6 +157,7 @@ struct Histograms {
   LatencyHistogram decode;               // t_dec - t_rx, per record (feed + queue + decode)
   LatencyHistogram book;                 // book applied (+ strategy) - t_dec, per record
   LatencyHistogram strategy_to_gateway;  // t_send - t_order, per order
+  LatencyHistogram send_call;            // the gateway's send(2) itself, per write
 };
 
 // ------------------------------------------------------------------ feed stages
@@ -463,6 +464,7 @@ inline Task<void> gateway(local::Receiver<Order> in, io::TcpStream* conn, Gatewa
     }
     const uint64_t t_send = tsc_now();
     const ssize_t now = ::send(conn->fd(), buf, bytes, MSG_DONTWAIT | MSG_NOSIGNAL);
+    h->send_call.record(tsc_now() - t_send);
     for (std::size_t i = 0; i < n; ++i) {
       h->tick_to_trade.record(t_send - batch[i].t_rx);
       h->strategy_to_gateway.record(t_send - batch[i].t_order);
