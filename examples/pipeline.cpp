@@ -16,7 +16,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
+#include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <optional>
 #include <string>
 
 using namespace sluice;
@@ -24,17 +30,38 @@ using namespace sluice::pipeline;
 
 namespace {
 
+std::atomic<bool> g_interrupted{false};  // set by SIGINT/SIGTERM; polled by run_pipeline
+extern "C" void on_signal(int) { g_interrupted.store(true, std::memory_order_relaxed); }
+
+// A rate is 0 (unpaced) or at least kMinReplayRate messages/s, and finite.
+std::string check_rate(const std::string& v) {
+  char* end = nullptr;
+  const double r = std::strtod(v.c_str(), &end);
+  if (end == v.c_str() || *end != '\0' || !std::isfinite(r) || r < 0 || r > 1e9 ||
+      (r > 0 && r < kMinReplayRate)) {
+    return "a rate is 0 (unpaced) or between 1000 and 1e9 messages per second";
+  }
+  return "";
+}
+
+// HOST:PORT with a whole port number in 1..65535.
+std::optional<io::SocketAddress> parse_host_port(const std::string& to) {
+  const auto colon = to.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= to.size()) return std::nullopt;
+  char* end = nullptr;
+  const unsigned long port = std::strtoul(to.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port == 0 || port > 65535) return std::nullopt;
+  auto at = io::SocketAddress::parse(to.substr(0, colon), static_cast<uint16_t>(port));
+  if (!at) return std::nullopt;
+  return *at;
+}
+
 int run_replay_only(const std::string& to, const std::string& file, const market::FeedConfig& fc,
                     double rate) {
-  const auto colon = to.rfind(':');
-  if (colon == std::string::npos) {
-    std::fprintf(stderr, "pipeline replay: --to wants HOST:PORT\n");
-    return 2;
-  }
-  const int port = std::atoi(to.c_str() + colon + 1);
-  auto at = io::SocketAddress::parse(to.substr(0, colon), static_cast<uint16_t>(port));
-  if (!at || port <= 0 || port > 65535) {
-    std::fprintf(stderr, "pipeline replay: '%s' is not HOST:PORT\n", to.c_str());
+  auto at = parse_host_port(to);
+  if (!at) {
+    std::fprintf(stderr, "pipeline replay: --to '%s' is not HOST:PORT (an IP address)\n",
+                 to.c_str());
     return 2;
   }
   std::string e;
@@ -47,10 +74,16 @@ int run_replay_only(const std::string& to, const std::string& file, const market
   if (file.empty()) {
     auto g = market::SyntheticFeed::make(fc);
     if (!g) {
-      std::fprintf(stderr, "pipeline replay: %s\n", market::to_string(g.error()));
+      std::fprintf(stderr, "pipeline replay: --messages/--symbols: %s\n",
+                   market::to_string(g.error()));
       return 2;
     }
-    data = replay_from_synthetic(*g);
+    try {
+      data = replay_from_synthetic(*g);
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "pipeline replay: not enough memory for the day\n");
+      return 2;
+    }
   } else {
     auto d = rt->block_on(replay_from_file(file));
     if (!d) {
@@ -66,10 +99,11 @@ int run_replay_only(const std::string& to, const std::string& file, const market
   }
   // No receiver to give credit: the window is open (consumed is effectively infinite).
   std::atomic<uint64_t> consumed{UINT64_MAX / 2};
-  std::atomic<bool> stop{false};
   ReplayConfig rc;
   rc.messages_per_second = rate;
-  const ReplayStats st = rt->block_on(replay(&*sock, &data, rc, &consumed, &stop));
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const ReplayStats st = rt->block_on(replay(&*sock, &data, rc, &consumed, &g_interrupted));
   std::printf("replayed %s messages in %s packets to %s in %.2f s%s\n",
               grouped(st.messages).c_str(), grouped(st.packets).c_str(), to.c_str(), st.seconds,
               st.send_error ? " (send failed)" : "");
@@ -103,16 +137,19 @@ int main(int argc, char** argv) {
   app.add_option("--file", cfg.file,
                  "An ITCH 5.0 file (2-byte length-prefixed messages, plain or gzip): read by "
                  "--feed file, or replayed by --feed replay instead of a synthetic day");
-  app.add_option("--messages", cfg.synthetic.messages, "Messages in the synthetic day")
-      ->check(CLI::Range(uint64_t{1000}, uint64_t{1} << 34))
+  app.add_option("--messages", cfg.synthetic.messages,
+                 "Messages in the synthetic day (the replay mode holds the day in memory, about "
+                 "32 bytes per message)")
+      ->check(CLI::Range(uint64_t{1000}, uint64_t{1'000'000'000}))
       ->capture_default_str();
   app.add_option("--symbols", cfg.synthetic.symbols, "Symbols in the synthetic day (1..65535)")
       ->check(CLI::Range(1u, 65535u))
       ->capture_default_str();
   app.add_option("--seed", cfg.synthetic.seed, "Seed of the synthetic day")->capture_default_str();
   app.add_option("--rate", cfg.replay.messages_per_second,
-                 "Replayer rate in messages per second (0: as fast as the receiver takes them)")
-      ->check(CLI::Range(0.0, 1e9))
+                 "Messages per second of the replayer, and of the file and synthetic feeds (0: "
+                 "as fast as the pipeline takes them; else 1000 .. 1e9)")
+      ->check(check_rate, "RATE")
       ->capture_default_str();
   app.add_option("--window", cfg.replay.window,
                  "Packets the replayer may run ahead of the feed handler (keeps loopback UDP "
@@ -123,6 +160,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--port", cfg.udp_port, "UDP port --feed udp listens on")
       ->check(CLI::Range(1, 65535));
+  app.add_option("--first-sequence", cfg.first_sequence,
+                 "--feed udp: the MoldUDP64 sequence the first packet should carry, so a lost "
+                 "first packet is a gap (0: the first packet sets it)")
+      ->capture_default_str();
   app.add_option("--hot-core", cfg.hot_core,
                  "CPU of the hot runtime (feed handler, decode, book, strategy, gateway); "
                  "default 1 (0 on a 1-CPU machine)")
@@ -141,9 +182,11 @@ int main(int argc, char** argv) {
   app.add_option("--spread-threshold", threshold,
                  "The strategy quotes a symbol (one tick inside) when ask - bid reaches this many "
                  "price units (4 implied decimals: 100 = one cent)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{UINT32_MAX}))
+      ->check(CLI::Range(uint64_t{200}, uint64_t{UINT32_MAX}))
       ->capture_default_str();
-  app.add_option("--shares", cfg.strategy.shares, "Shares per order")->capture_default_str();
+  app.add_option("--shares", cfg.strategy.shares, "Shares per order")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
   app.add_option("--idle-timeout-ms", idle_ms,
                  "UDP feeds end after this long without a datagram (an end of session ends them "
                  "at once)")
@@ -171,8 +214,11 @@ int main(int argc, char** argv) {
   rp->add_option("--to", replay_to, "Destination HOST:PORT")->required();
   rp->add_option("--file", cfg.file, "ITCH file to replay instead of a synthetic day");
   rp->add_option("--messages", cfg.synthetic.messages, "Messages in the synthetic day")
+      ->check(CLI::Range(uint64_t{1000}, uint64_t{1'000'000'000}))
       ->capture_default_str();
-  rp->add_option("--rate", replay_rate, "Messages per second (0: unpaced)")->capture_default_str();
+  rp->add_option("--rate", replay_rate, "Messages per second (0: unpaced; else 1000 .. 1e9)")
+      ->check(check_rate, "RATE")
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   if (rp->parsed()) return run_replay_only(replay_to, cfg.file, cfg.synthetic, replay_rate);
@@ -185,6 +231,33 @@ int main(int argc, char** argv) {
   cfg.strategy.spread_threshold = static_cast<uint32_t>(threshold);
   cfg.idle_timeout = std::chrono::milliseconds(idle_ms);
   if (cfg.feed == FeedKind::Udp) cfg.first_packet_timeout = std::chrono::hours(24);
+  // Flags that would be silently ignored are errors.
+  if (!cfg.file.empty() && cfg.feed != FeedKind::File && cfg.feed != FeedKind::Replay) {
+    std::fprintf(stderr, "pipeline: --file is read by --feed file or replayed by --feed replay\n");
+    return 2;
+  }
+  if (cfg.feed == FeedKind::File && cfg.file.empty()) {
+    std::fprintf(stderr, "pipeline: --feed file needs --file\n");
+    return 2;
+  }
+  if (cfg.udp_port != 0 && cfg.feed != FeedKind::Udp) {
+    std::fprintf(stderr, "pipeline: --port is for --feed udp (the replayer picks its own)\n");
+    return 2;
+  }
+  if (cfg.feed == FeedKind::Udp && cfg.udp_port == 0) {
+    std::fprintf(stderr, "pipeline: --feed udp needs --port\n");
+    return 2;
+  }
+  if (cfg.feed == FeedKind::Udp) {
+    cfg.on_feed_ready = [host = cfg.udp_host](uint16_t port) {
+      std::printf("  listening for MoldUDP64 on %s:%u (Ctrl-C ends the run with a summary)\n",
+                  host.c_str(), port);
+      std::fflush(stdout);
+    };
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  cfg.interrupt = &g_interrupted;
 
   std::printf("sluice pipeline: feed %s%s%s\n", feed.c_str(), cfg.file.empty() ? "" : " ",
               cfg.file.c_str());

@@ -68,7 +68,12 @@ class LatencyHistogram {
     if (n_ == 0) return 0;
     if (q <= 0) return min();
     if (q >= 1) return max_;
-    uint64_t rank = static_cast<uint64_t>(q * static_cast<double>(n_ - 1)) + 1;
+    // ceil(q * n), at least 1 (no <cmath>: the truncation is corrected upwards).
+    const double x = q * static_cast<double>(n_);
+    uint64_t rank = static_cast<uint64_t>(x);
+    if (static_cast<double>(rank) < x) ++rank;
+    if (rank == 0) rank = 1;
+    if (rank > n_) rank = n_;
     uint64_t seen = 0;
     for (unsigned i = 0; i < kBuckets; ++i) {
       seen += counts_[i];

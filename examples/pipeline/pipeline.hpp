@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -81,6 +83,12 @@ struct PipelineConfig {
   // a file or the generator), before the first read. A test or a launcher starts its sender
   // here instead of guessing when the pipeline listens. Must not block.
   std::function<void(uint16_t)> on_feed_ready{};
+  // MoldUDP64: the sequence the first packet should carry (the built-in replayer starts at 1;
+  // a lost first packet is then a gap). 0: the first packet sets it (joining a live feed).
+  uint64_t first_sequence = 0;
+  // Set from another thread (a SIGINT handler's flag, polled by the reporting loop) to end the
+  // feed early; the run then finishes its stages and reports. nullptr: none.
+  const std::atomic<bool>* interrupt = nullptr;
 };
 
 struct CoreChoice {
@@ -91,7 +99,7 @@ struct CoreChoice {
 struct PipelineReport {
   FeedKind feed = FeedKind::Replay;
   CoreChoice cores{};
-  double seconds = 0;  // first feed read to the last record through the book
+  double seconds = 0;  // first chunk's t_rx to the last record through the book (TSC)
   double ticks_per_ns = 1;
   FeedStats feed_stats{};
   DecodeStats decode_stats{};
@@ -112,9 +120,11 @@ struct PipelineReport {
   // The correctness bar of the run: everything the feed sent decoded and went through the
   // book without an unresolved reference or a crossed book, and every order was acknowledged.
   bool clean() const noexcept {
-    return decode_stats.errors == 0 && book_stats.book.unresolved() == 0 &&
-           book_stats.book.failed() == 0 && book_stats.crossed == 0 &&
-           book_stats.orders_sent == gateway_stats.orders &&
+    return decode_stats.records > 0 && decode_stats.errors == 0 && feed_stats.bad_packets == 0 &&
+           feed_stats.refused == 0 && !feed_stats.ended_by_idle && !feed_stats.interrupted &&
+           feed_stats.feed_error == nullptr && book_stats.missing_acks == 0 &&
+           book_stats.book.unresolved() == 0 && book_stats.book.failed() == 0 &&
+           book_stats.crossed == 0 && book_stats.orders_sent == gateway_stats.orders &&
            exchange_stats.orders == gateway_stats.orders &&
            book_stats.acks + book_stats.rejects == book_stats.orders_sent &&
            book_stats.unmatched_acks == 0 && ack_stats.wire_errors == 0 &&
@@ -131,8 +141,17 @@ inline Result<CoreChoice, std::string> choose_cores(const PipelineConfig& cfg) {
   if (!topo) return err(std::string("cannot read the CPU topology: ") + to_string(topo.error()));
   const auto& cpus = (*topo)->cpus();
   if (cpus.empty()) return err(std::string("no CPUs found"));
+  // The CPUs this process may use (taskset, cgroups): a default never leaves them, and an
+  // explicit choice outside them is an error.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const bool have_mask = sched_getaffinity(0, sizeof allowed, &allowed) == 0;
   std::vector<unsigned> ids;
-  for (const CpuInfo& c : cpus) ids.push_back(c.cpu);
+  for (const CpuInfo& c : cpus) {
+    if (!have_mask || (c.cpu < CPU_SETSIZE && CPU_ISSET(c.cpu, &allowed))) ids.push_back(c.cpu);
+  }
+  if (ids.empty())
+    return err(std::string("no CPU of this machine is in the process's allowed set"));
   std::string have;
   for (unsigned id : ids) {
     if (!have.empty()) have += ',';
@@ -145,7 +164,7 @@ inline Result<CoreChoice, std::string> choose_cores(const PipelineConfig& cfg) {
       if (id == static_cast<unsigned>(want)) return id;
     }
     return err(std::string(flag) + " " + std::to_string(want) +
-               ": no such CPU on this machine (CPUs: " + have + ")");
+               ": no such CPU, or not in this process's allowed set (CPUs: " + have + ")");
   };
   CoreChoice c;
   auto h = pick(cfg.hot_core, 1, "--hot-core");
@@ -177,15 +196,22 @@ inline std::unique_ptr<Runtime> make_runtime(bool busy, std::string* error) {
   return std::move(*r);
 }
 
-// Closes the feed's socket when no datagram has come for the idle timeout: the pending
-// receive returns and the feed task sees `stop`.
-inline Task<void> idle_watchdog(io::UdpSocket* sock, const FeedStats* st, std::atomic<bool>* stop,
+// Closes the feed's socket when no datagram has come for the idle timeout while the feed
+// waits in recv, or when the run is interrupted: the pending receive returns and the feed
+// task sees `stop`.
+inline Task<void> idle_watchdog(io::UdpSocket* sock, FeedStats* st, std::atomic<bool>* stop,
                                 std::chrono::milliseconds idle, std::chrono::milliseconds first) {
   uint64_t seen = st->packets;
   auto last = Clock::now();
   for (;;) {
     co_await sleep_for(std::chrono::milliseconds(20));
-    if (st->packets != seen) {
+    // relaxed: a flag set by the reporting thread on SIGINT.
+    if (stop->load(std::memory_order_relaxed)) {
+      st->interrupted = true;
+      break;
+    }
+    // Idle only while the feed waits in recv: a feed held back by a slow stage is not silent.
+    if (st->packets != seen || !st->in_recv) {
       seen = st->packets;
       last = Clock::now();
       continue;
@@ -194,6 +220,25 @@ inline Task<void> idle_watchdog(io::UdpSocket* sock, const FeedStats* st, std::a
   }
   stop->store(true, std::memory_order_relaxed);  // relaxed: a flag; the close is what wakes
   (void)co_await sock->close();
+}
+
+// The hot runtime's side, drained as it goes: an archiver reading the orders' tap live (the
+// journal takes this place), checking that every order is there once and in sequence.
+inline Task<void> tap_archiver(SpscLogbuf* log, PipelineReport* rep, const bool* done) {
+  for (;;) {
+    const bool last = *done;  // read before the drain: what was written before is drained
+    (void)log->consume(
+        [rep](std::span<const std::byte> r, uint16_t) {
+          TapHeader th;
+          std::memcpy(&th, r.data(), sizeof th);
+          rep->tap_in_sequence =
+              rep->tap_in_sequence && th.channel_id == 4 && th.sequence == rep->tap_recorded;
+          ++rep->tap_recorded;
+        },
+        SIZE_MAX);
+    if (last) co_return;
+    co_await sleep_for(std::chrono::microseconds(500));
+  }
 }
 
 // The hot thread failed before it connected: the exchange still waits in accept(). A
@@ -234,24 +279,8 @@ inline Task<void> hot_main(HotShared* s) {
     ~Publisher() { (*f)(0); }
   } publisher{&publish};
 
-  auto ex_at = io::SocketAddress::parse("127.0.0.1", s->exchange_port);
-  auto conn = co_await io::TcpStream::connect(*ex_at, std::chrono::seconds(5));
-  if (!conn) {
-    s->error = std::string("connect to the exchange simulator: ") + to_string(conn.error());
-    co_return;
-  }
-  const uint16_t max_locate = static_cast<uint16_t>(
-      std::min<uint32_t>(65535, std::max<uint32_t>(cfg.synthetic.symbols, 16383)));
-  market::BookConfig bc;
-  bc.max_locate = max_locate;
-  bc.max_live_orders = cfg.max_live_orders;
-  auto books = market::OrderBooks::make(bc);
-  if (!books) {
-    s->error = std::string("order books: ") + market::to_string(books.error());
-    co_return;
-  }
-
-  // Feed source.
+  // The feed first: a UDP socket must be bound before anything slow (the books take their
+  // memory up front), or an outside sender's first datagrams are lost.
   std::optional<io::UdpSocket> sock;
   std::optional<market::ItchFileReader> reader;
   std::optional<market::SyntheticFeed> gen;
@@ -269,7 +298,6 @@ inline Task<void> hot_main(HotShared* s) {
     }
     (void)io::set_recv_buffer(u->fd(), 8 << 20);  // capped by net.core.rmem_max
     sock.emplace(std::move(*u));
-    publish(sock->local_address().port());
   } else if (cfg.feed == FeedKind::File) {
     market::ItchFileOptions fo;
     fo.chunk_bytes = 64 * 1024;  // small reads: a read's stamp is close to its messages
@@ -282,10 +310,34 @@ inline Task<void> hot_main(HotShared* s) {
   } else {
     auto g = market::SyntheticFeed::make(cfg.synthetic);
     if (!g) {
-      s->error = std::string("synthetic feed: ") + market::to_string(g.error());
+      s->error =
+          std::string("synthetic feed (--messages, --symbols): ") + market::to_string(g.error());
       co_return;
     }
     gen.emplace(std::move(*g));
+  }
+  if (cfg.on_feed_ready) cfg.on_feed_ready(sock ? sock->local_address().port() : 0);
+
+  auto ex_at = io::SocketAddress::parse("127.0.0.1", s->exchange_port);
+  auto conn = co_await io::TcpStream::connect(*ex_at, std::chrono::seconds(5));
+  if (!conn) {
+    s->error = std::string("connect to the exchange simulator: ") + to_string(conn.error());
+    co_return;
+  }
+  // A day from elsewhere (a file, the network) may use any stock locate; the generator's
+  // are 1..symbols. Wide tables keep a smaller level reserve per symbol (it grows on demand).
+  const bool known =
+      cfg.feed == FeedKind::Synthetic || (cfg.feed == FeedKind::Replay && cfg.file.empty());
+  const uint16_t max_locate =
+      known ? static_cast<uint16_t>(std::min<uint32_t>(65535, cfg.synthetic.symbols)) : 65535;
+  market::BookConfig bc;
+  bc.max_locate = max_locate;
+  bc.max_live_orders = cfg.max_live_orders;
+  bc.levels_per_side = known ? 64 : 16;
+  auto books = market::OrderBooks::make(bc);
+  if (!books) {
+    s->error = std::string("order books: ") + market::to_string(books.error());
+    co_return;
   }
 
   auto chunks = local::channel<Chunk>(cfg.chunk_capacity);
@@ -297,35 +349,36 @@ inline Task<void> hot_main(HotShared* s) {
     s->error = "channels: out of memory or bad capacity";
     co_return;
   }
-  SlotPool pool(cfg.chunk_capacity);
-  // The orders' tap (an archiver's input until the journal reads it live): room for one order
-  // per 8 messages; more are counted as dropped.
-  const uint64_t day = cfg.feed == FeedKind::Replay ? rep.replay_messages : cfg.synthetic.messages;
-  auto log = SpscLogbuf::make(std::clamp<uint64_t>(day * 12, 1 << 20, 512u << 20));
+  // Sized from the channel's real capacity (it may round the request up): the C + 2 rule.
+  SlotPool pool(chunks->tx.capacity());
+  // The orders' tap, drained live by tap_archiver: 16 MiB holds ~250 000 orders, far more
+  // than arrive between two drains.
+  auto log = SpscLogbuf::make(16u << 20);
   if (!log) {
     s->error = std::string("tap log: ") + logbuf::to_string(log.error());
     co_return;
   }
   Tap<SpscLogbuf, TapTsc> tap(**log, /*channel_id=*/4);
 
-  if (cfg.on_feed_ready) cfg.on_feed_ready(sock ? sock->local_address().port() : 0);
   Runtime* rt = Runtime::current();
   BookStrategy strat(&*books, cfg.strategy, max_locate);
-  const auto t0 = Clock::now();
   JoinHandle<void> feed_h;
   JoinHandle<void> watchdog;
   if (sock) {
-    feed_h = rt->spawn(
-        feed_udp(&*sock, &pool, std::move(chunks->tx), &rep.feed_stats, s->consumed, s->stop));
+    publish(sock->local_address().port());
+    feed_h = rt->spawn(feed_udp(&*sock, &pool, std::move(chunks->tx), &rep.feed_stats, s->consumed,
+                                s->stop, cfg.first_sequence));
     watchdog = rt->spawn(idle_watchdog(&*sock, &rep.feed_stats, s->stop, cfg.idle_timeout,
                                        cfg.first_packet_timeout));
   } else if (reader) {
     feed_h = rt->spawn(feed_file(&*reader, &pool, std::move(chunks->tx), &rep.feed_stats,
-                                 cfg.replay.messages_per_second));
+                                 cfg.replay.messages_per_second, s->stop));
   } else {
     feed_h = rt->spawn(feed_synthetic(&*gen, &pool, std::move(chunks->tx), &rep.feed_stats,
-                                      cfg.replay.messages_per_second));
+                                      cfg.replay.messages_per_second, s->stop));
   }
+  bool book_done = false;
+  auto archiver = rt->spawn(tap_archiver(&**log, &rep, &book_done));
   auto dec_h = rt->spawn(decode(std::move(chunks->rx), &pool, std::move(ticks->tx),
                                 &rep.decode_stats, &h, s->progress));
   auto book_h = rt->spawn(strat.run(std::move(ticks->rx), tapped(std::move(orders->tx), tap),
@@ -338,25 +391,15 @@ inline Task<void> hot_main(HotShared* s) {
   if (watchdog.valid() && !watchdog.is_finished()) watchdog.abort();
   co_await dec_h;
   co_await book_h;
-  rep.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   co_await gw_h;
   co_await ack_h;
+  book_done = true;  // every order is in the tap: the archiver's next drain is its last
+  co_await archiver;
+  const uint64_t t0 = rep.decode_stats.first_t_rx;
+  const uint64_t t1 = rep.book_stats.last_t;
+  rep.seconds = t0 != 0 && t1 > t0 ? static_cast<double>(t1 - t0) / rep.ticks_per_ns / 1e9 : 0;
   if (sock && !s->stop->load(std::memory_order_relaxed)) (void)co_await sock->close();
   (void)co_await conn->close();
-
-  // The archiver's side of the tap: every order once, in sequence, none dropped.
-  uint64_t n = 0;
-  bool in_order = true;
-  (*log)->consume(
-      [&](std::span<const std::byte> r, uint16_t) {
-        TapHeader th;
-        std::memcpy(&th, r.data(), sizeof th);
-        in_order = in_order && th.channel_id == 4 && th.sequence == n;
-        ++n;
-      },
-      SIZE_MAX);
-  rep.tap_recorded = n;
-  rep.tap_in_sequence = in_order;
   rep.tap_dropped = tap.dropped();
 }
 
@@ -382,22 +425,28 @@ inline Result<PipelineReport, std::string> run_pipeline(
 
   // The day to replay, built before anything is timed.
   ReplayData data;
-  if (cfg.feed == FeedKind::Replay) {
-    if (cfg.file.empty()) {
-      auto g = market::SyntheticFeed::make(cfg.synthetic);
-      if (!g) return err(std::string("synthetic feed: ") + market::to_string(g.error()));
-      data = replay_from_synthetic(*g);
-    } else {
-      std::string e;
-      auto rt = detail::make_runtime(false, &e);
-      if (!rt) return err(e);
-      auto d = rt->block_on(replay_from_file(cfg.file));
-      if (!d) return err("replay " + cfg.file + ": " + market::to_string(d.error()));
-      data = std::move(*d);
+  if (cfg.feed == FeedKind::Replay) try {
+      if (cfg.file.empty()) {
+        auto g = market::SyntheticFeed::make(cfg.synthetic);
+        if (!g) return err(std::string("synthetic feed: ") + market::to_string(g.error()));
+        data = replay_from_synthetic(*g);
+      } else {
+        std::string e;
+        auto rt = detail::make_runtime(false, &e);
+        if (!rt) return err(e);
+        auto d = rt->block_on(replay_from_file(cfg.file));
+        if (!d) return err("replay " + cfg.file + ": " + market::to_string(d.error()));
+        data = std::move(*d);
+      }
+      rep.replay_messages = data.total_messages;
+    } catch (const std::bad_alloc&) {
+      return err(
+          "not enough memory to hold the replayed day (about 32 bytes per message); use "
+          "fewer --messages, or --feed synthetic / --feed file, which stream");
     }
-    rep.replay_messages = data.total_messages;
-  }
 
+  PipelineConfig hot_cfg = cfg;  // the replayer's packets start at sequence 1
+  if (cfg.feed == FeedKind::Replay && hot_cfg.first_sequence == 0) hot_cfg.first_sequence = 1;
   Progress progress;
   std::atomic<uint64_t> consumed{0};
   std::atomic<bool> stop{false};
@@ -432,7 +481,7 @@ inline Result<PipelineReport, std::string> run_pipeline(
   // Hot runtime.
   std::promise<uint16_t> udp_port;
   auto udp_port_f = udp_port.get_future();
-  detail::HotShared hs{&cfg, &rep, &progress, exchange_port, &udp_port, &consumed, &stop, {}};
+  detail::HotShared hs{&hot_cfg, &rep, &progress, exchange_port, &udp_port, &consumed, &stop, {}};
   std::thread hot_thread([&] {
     auto pin = pin_current_thread(cores->hot);
     auto rt = detail::make_runtime(cores->busy, &hs.error);
@@ -470,16 +519,24 @@ inline Result<PipelineReport, std::string> run_pipeline(
     });
   }
 
-  // Progress on this thread, pinned away from the hot core when possible.
+  // Progress on this thread, pinned away from the hot core while the run lasts.
+  cpu_set_t caller_mask;
+  const bool restore = sched_getaffinity(0, sizeof caller_mask, &caller_mask) == 0;
   (void)pin_current_thread(cores->feed);
   const auto start = std::chrono::steady_clock::now();
   while (!progress.done.load(std::memory_order_acquire)) {
     std::this_thread::sleep_for(cfg.progress_interval);
+    // relaxed: flags. The feed tasks and the replayer poll `stop`; the UDP watchdog also
+    // closes the socket so a waiting receive returns.
+    if (cfg.interrupt != nullptr && cfg.interrupt->load(std::memory_order_relaxed)) {
+      stop.store(true, std::memory_order_relaxed);
+    }
     if (on_progress) {
       on_progress(progress,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   }
+  if (restore) (void)sched_setaffinity(0, sizeof caller_mask, &caller_mask);
   hot_thread.join();
   if (replay_thread.joinable()) replay_thread.join();
   if (!hs.error.empty()) detail::release_exchange(exchange_port);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace sluice::pipeline {
@@ -86,11 +87,11 @@ inline void print_summary(const PipelineConfig& cfg, const PipelineReport& r) {
     const auto& m = r.feed_stats.mold;
     std::printf(
         "  feed        %s datagrams, %s messages, %s gaps (%s missing), %s duplicates, %s bad"
-        " packets%s\n",
+        " packets, %s refused by the session%s\n",
         grouped(r.feed_stats.packets).c_str(), grouped(m.messages).c_str(), grouped(m.gaps).c_str(),
         grouped(m.missing).c_str(), grouped(m.duplicates).c_str(),
-        grouped(r.feed_stats.bad_packets).c_str(),
-        r.feed_stats.ended_by_idle ? ", ended by the idle timeout" : "");
+        grouped(r.feed_stats.bad_packets).c_str(), grouped(r.feed_stats.refused).c_str(),
+        r.feed_stats.ended_by_idle ? "; ended by the idle timeout (no end of session)" : "");
   }
   if (r.feed == FeedKind::Replay) {
     std::printf(
@@ -103,13 +104,24 @@ inline void print_summary(const PipelineConfig& cfg, const PipelineReport& r) {
             : "unpaced",
         cfg.replay.window, grouped(r.replay_stats.credit_waits).c_str());
   }
+  if (r.feed_stats.interrupted) std::printf("  feed        interrupted before its end\n");
+  if (r.feed_stats.feed_error != nullptr) {
+    std::printf("  feed        stopped by a file error: %s\n", r.feed_stats.feed_error);
+  }
+  if (r.feed_stats.io_error != 0) {
+    std::printf("  feed        stopped by a socket error: %s\n",
+                std::strerror(r.feed_stats.io_error));
+  }
   std::printf("  book        %s unresolved references, %s crossed books, %s other book errors\n",
               grouped(b.book.unresolved()).c_str(), grouped(b.crossed).c_str(),
               grouped(b.book.failed() - b.book.unresolved()).c_str());
   std::printf(
-      "  orders      %s sent, %s acknowledged (%s accepted, %s rejected), exchange saw %s\n",
+      "  orders      %s sent, %s acknowledged (%s accepted, %s rejected), exchange saw %s"
+      "%s%s\n",
       grouped(b.orders_sent).c_str(), grouped(b.acks + b.rejects).c_str(), grouped(b.acks).c_str(),
-      grouped(b.rejects).c_str(), grouped(r.exchange_stats.orders).c_str());
+      grouped(b.rejects).c_str(), grouped(r.exchange_stats.orders).c_str(),
+      b.missing_acks ? ", MISSING ACKS: " : "",
+      b.missing_acks ? grouped(b.missing_acks).c_str() : "");
   std::printf("  tap         %s orders recorded in the logbuf, %s, %s dropped\n",
               grouped(r.tap_recorded).c_str(),
               r.tap_in_sequence ? "in sequence" : "OUT OF SEQUENCE",
@@ -157,16 +169,19 @@ inline bool write_json(const std::string& path, const PipelineReport& r) {
                r.messages_per_second(), r.ticks_per_ns);
   std::fprintf(f,
                "  \"orders\": {\"sent\": %llu, \"acknowledged\": %llu, \"accepted\": %llu, "
-               "\"rejected\": %llu, \"exchange_received\": %llu},\n",
-               u(b.orders_sent), u(b.acks + b.rejects), u(b.acks), u(b.rejects),
+               "\"rejected\": %llu, \"missing_acks\": %llu, \"exchange_received\": %llu},\n",
+               u(b.orders_sent), u(b.acks + b.rejects), u(b.acks), u(b.rejects), u(b.missing_acks),
                u(r.exchange_stats.orders));
   std::fprintf(f, "  \"book\": {\"unresolved\": %llu, \"crossed\": %llu, \"errors\": %llu},\n",
                u(b.book.unresolved()), u(b.crossed), u(b.book.failed()));
   std::fprintf(f,
                "  \"feed_stats\": {\"datagrams\": %llu, \"gaps\": %llu, \"missing\": %llu, "
-               "\"duplicates\": %llu, \"bad_packets\": %llu},\n",
+               "\"duplicates\": %llu, \"bad_packets\": %llu, \"refused\": %llu, "
+               "\"ended_by_idle\": %s, \"interrupted\": %s},\n",
                u(r.feed_stats.packets), u(r.feed_stats.mold.gaps), u(r.feed_stats.mold.missing),
-               u(r.feed_stats.mold.duplicates), u(r.feed_stats.bad_packets));
+               u(r.feed_stats.mold.duplicates), u(r.feed_stats.bad_packets),
+               u(r.feed_stats.refused), r.feed_stats.ended_by_idle ? "true" : "false",
+               r.feed_stats.interrupted ? "true" : "false");
   std::fprintf(f, "  \"tap\": {\"recorded\": %llu, \"dropped\": %llu, \"in_sequence\": %s},\n",
                u(r.tap_recorded), u(r.tap_dropped), r.tap_in_sequence ? "true" : "false");
   std::fprintf(f, "  \"clean\": %s,\n", r.clean() ? "true" : "false");
@@ -184,6 +199,10 @@ inline bool write_json(const std::string& path, const PipelineReport& r) {
 // are written beside the image (FILE.png -> FILE.csv for tick-to-trade). Returns an error
 // message, or "" on success.
 inline std::string write_plot(const std::string& png, const PipelineReport& r) {
+  // The paths go into a gnuplot script between single quotes.
+  if (png.find_first_of("'\n\r") != std::string::npos) {
+    return "the plot's file name may not contain quotes or line breaks";
+  }
   const double scale = 1.0 / r.ticks_per_ns;
   const std::string stem =
       png.size() > 4 && png.substr(png.size() - 4) == ".png" ? png.substr(0, png.size() - 4) : png;

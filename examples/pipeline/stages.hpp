@@ -28,10 +28,13 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace sluice::pipeline {
@@ -115,19 +118,29 @@ struct FeedStats {
   uint64_t recv_errors = 0;
   uint64_t chunks = 0;
   bool ended_by_idle = false;  // no end-of-session seen: the idle watchdog stopped the feed
+  bool interrupted = false;    // stopped from outside (SIGINT) before its end
+  // The watchdog's view: true while the feed task waits in recv (only that time is idle; a
+  // feed held back by a slow stage is not silent).
+  bool in_recv = false;
   market::MoldCounters mold{};
-  int io_error = 0;  // errno of a file or socket failure that ended the feed, else 0
+  int io_error = 0;                  // errno of a socket failure that ended the feed, else 0
+  const char* feed_error = nullptr;  // a file's FeedError (to_string), else nullptr
 };
 
 struct DecodeStats {
   uint64_t records = 0;
-  uint64_t errors = 0;  // records that did not decode (Truncated, UnknownType, BadLength)
+  uint64_t errors = 0;      // records that did not decode (Truncated, UnknownType, BadLength)
+  uint64_t first_t_rx = 0;  // t_rx of the first chunk (start of the measured span)
 };
 
 struct StrategyConfig {
   // Quote when ask - bid reaches this many price units (4 implied decimals: 100 = one cent).
+  // Below two ticks (200) a quote one tick inside would cross: the strategy never goes lower.
   uint32_t spread_threshold = 2000;
   uint32_t shares = 100;
+  // Once the feed has ended: how long to wait for the next ack before giving the rest up
+  // (counted as missing). The exchange closing its side ends the wait at once.
+  std::chrono::milliseconds ack_timeout{5000};
 };
 
 struct BookStageStats {
@@ -136,6 +149,8 @@ struct BookStageStats {
   uint64_t acks = 0;            // accepted
   uint64_t rejects = 0;         // rejected by the exchange
   uint64_t unmatched_acks = 0;  // an ack for no pending order (locate out of range, wrong id)
+  uint64_t missing_acks = 0;    // orders whose ack never came (the ack stream ended first)
+  uint64_t last_t = 0;          // TSC when the last record went through (end of the span)
   market::BookStats book{};
 };
 
@@ -164,7 +179,8 @@ struct Histograms {
 
 // Holds a feed that produces on its own (a file, the generator) to a message rate, so that
 // tick-to-trade measures the pipeline and not a queue the feed built up by running ahead.
-// 0: no pacing (throughput; queueing is then part of every stamp).
+// A paced chunk is stamped when the pacer releases it: that is its arrival in the replayed
+// day. 0: no pacing (throughput; t_rx is the read, and queueing is part of every stamp).
 class Pacer {
  public:
   explicit Pacer(double messages_per_second) noexcept
@@ -199,15 +215,20 @@ inline void run_range(const market::MoldPacket& p, const market::MoldRun& run, u
 // when the socket is closed (stop), or on a socket error.
 inline Task<void> feed_udp(io::UdpSocket* sock, SlotPool* pool, local::Sender<Chunk> out,
                            FeedStats* st, std::atomic<uint64_t>* consumed,
-                           const std::atomic<bool>* stop) {
-  market::MoldSession session;
+                           const std::atomic<bool>* stop, uint64_t first_sequence) {
+  market::MoldSession session =
+      first_sequence ? market::MoldSession(first_sequence) : market::MoldSession();
   uint64_t taken = 0;
   uint32_t slot = 0;
   for (;;) {
+    st->in_recv = true;
     auto r = co_await sock->recv(pool->span(slot));
+    st->in_recv = false;
     const uint64_t t_rx = tsc_now();
-    if (stop->load(std::memory_order_relaxed)) {  // closed by the idle watchdog
-      st->ended_by_idle = true;
+    // relaxed: a flag; the watchdog closes the socket (which ends the receive) after setting it.
+    const bool stopping = stop->load(std::memory_order_relaxed);
+    if (stopping && (!r || *r == 0)) {  // the receive ended because the socket was closed
+      st->ended_by_idle = !st->interrupted;
       break;
     }
     if (!r) {
@@ -215,36 +236,40 @@ inline Task<void> feed_udp(io::UdpSocket* sock, SlotPool* pool, local::Sender<Ch
       st->io_error = r.error().errno_value;
       break;
     }
-    consumed->store(++taken, std::memory_order_relaxed);
+    consumed->store(++taken, std::memory_order_relaxed);  // relaxed: a count only
     ++st->packets;
-    if (*r > SlotPool::kSlotBytes - 64) {  // cannot be a whole datagram of ours: drop it
-      ++st->bad_packets;
-      continue;
-    }
+    // A UDP payload is at most 65507 bytes and a slot holds more: never cut.
     auto p = market::parse_packet({pool->data(slot), *r});
     if (!p) {
       ++st->bad_packets;
-      continue;
+    } else {
+      const market::MoldEvent ev = session.on_packet(*p);
+      if (!ev.ok()) {
+        ++st->refused;
+      } else {
+        bool used = false;
+        for (const market::MoldRun& run : ev.runs()) {
+          Chunk c;
+          c.t_rx = t_rx;
+          c.slot = slot;
+          c.stream_base = 0;
+          run_range(*p, run, &c.begin, &c.end);
+          if (c.begin == c.end) continue;
+          used = true;
+          ++st->chunks;
+          if (!co_await out.send(c)) {
+            st->mold = session.counters();
+            co_return;
+          }
+        }
+        if (used) slot = static_cast<uint32_t>((slot + 1) % pool->slots());
+        if (ev.end_of_session) break;
+      }
     }
-    const market::MoldEvent ev = session.on_packet(*p);
-    if (!ev.ok()) {
-      ++st->refused;
-      continue;
+    if (stopping) {  // a datagram that completed as the socket closed was still taken
+      st->ended_by_idle = !st->interrupted;
+      break;
     }
-    bool used = false;
-    for (const market::MoldRun& run : ev.runs()) {
-      Chunk c;
-      c.t_rx = t_rx;
-      c.slot = slot;
-      c.stream_base = 0;
-      run_range(*p, run, &c.begin, &c.end);
-      if (c.begin == c.end) continue;
-      used = true;
-      ++st->chunks;
-      if (!co_await out.send(c)) co_return;
-    }
-    if (used) slot = static_cast<uint32_t>((slot + 1) % pool->slots());
-    if (ev.end_of_session) break;
   }
   st->mold = session.counters();
 }
@@ -252,15 +277,20 @@ inline Task<void> feed_udp(io::UdpSocket* sock, SlotPool* pool, local::Sender<Ch
 // An ITCH file (plain or gzip) read on the ring; each read chunk is split into slot-sized
 // chunks of whole frames, all stamped with the read's completion.
 inline Task<void> feed_file(market::ItchFileReader* reader, SlotPool* pool,
-                            local::Sender<Chunk> out, FeedStats* st, double rate) {
+                            local::Sender<Chunk> out, FeedStats* st, double rate,
+                            const std::atomic<bool>* stop) {
   uint32_t slot = 0;
   Pacer pacer(rate);
   uint64_t frames = 0;
   for (;;) {
+    if (stop->load(std::memory_order_relaxed)) {  // relaxed: a flag (SIGINT)
+      st->interrupted = true;
+      break;
+    }
     auto c = co_await reader->next();
-    const uint64_t t_rx = tsc_now();
+    uint64_t t_rx = tsc_now();
     if (!c) {
-      if (c.error() != market::FeedError::Closed) st->io_error = static_cast<int>(c.error()) + 1;
+      if (c.error() != market::FeedError::Closed) st->feed_error = market::to_string(c.error());
       break;
     }
     ++st->packets;
@@ -280,7 +310,10 @@ inline Task<void> feed_file(market::ItchFileReader* reader, SlotPool* pool,
         ++frames;
         if (pacer.active() && end - pos >= market::kMoldDefaultMaxPacket) break;  // ~a packet
       }
-      if (pacer.active()) co_await pacer.wait(frames);
+      if (pacer.active()) {
+        co_await pacer.wait(frames);
+        t_rx = tsc_now();  // released now: its arrival in the replayed day
+      }
       std::memcpy(pool->data(slot), p + pos, end - pos);
       Chunk ch;
       ch.t_rx = t_rx;
@@ -300,13 +333,18 @@ inline Task<void> feed_file(market::ItchFileReader* reader, SlotPool* pool,
 // The synthetic generator in the feed task itself (no network): batches of about one packet
 // (1400 bytes) of encoded messages, stamped when the batch is complete.
 inline Task<void> feed_synthetic(market::SyntheticFeed* gen, SlotPool* pool,
-                                 local::Sender<Chunk> out, FeedStats* st, double rate) {
+                                 local::Sender<Chunk> out, FeedStats* st, double rate,
+                                 const std::atomic<bool>* stop) {
   uint32_t slot = 0;
   uint64_t base = 0;
   uint64_t messages = 0;
   Pacer pacer(rate);
   constexpr std::size_t kBatch = market::kMoldDefaultMaxPacket;
   while (!gen->done()) {
+    if (stop->load(std::memory_order_relaxed)) {  // relaxed: a flag (SIGINT)
+      st->interrupted = true;
+      break;
+    }
     uint8_t* d = pool->data(slot);
     std::size_t used = 0;
     while (used + itch::kPrefixSize + itch::kMaxMessageLength <= kBatch) {
@@ -336,6 +374,7 @@ inline Task<void> decode(local::Receiver<Chunk> in, SlotPool* pool, local::Sende
                          DecodeStats* st, Histograms* h, Progress* progress) {
   Tick t;
   while (auto c = co_await in.recv()) {
+    if (st->first_t_rx == 0) st->first_t_rx = c->t_rx;
     const uint8_t* d = pool->data(c->slot);
     uint64_t off = c->begin;
     while (off < c->end) {
@@ -359,6 +398,12 @@ inline Task<void> decode(local::Receiver<Chunk> in, SlotPool* pool, local::Sende
 // and its spread reaches the threshold, sends one order improving the bid (even client ids)
 // or the ask (odd) by one tick. Acks clear the pending order; they are drained without waiting
 // before each decision, and waited for once the feed has ended.
+inline Task<std::optional<Ack>> next_ack(local::Receiver<Ack>* acks) {
+  auto a = co_await acks->recv();
+  if (!a) co_return std::nullopt;
+  co_return *a;
+}
+
 class BookStrategy {
  public:
   BookStrategy(market::OrderBooks* books, StrategyConfig cfg, uint16_t max_locate)
@@ -379,7 +424,7 @@ class BookStrategy {
           const auto bid = books_->best_bid(loc);
           const auto ask = books_->best_ask(loc);
           if (bid && ask && ask->price > bid->price &&
-              ask->price - bid->price >= cfg_.spread_threshold) {
+              ask->price - bid->price >= std::max<uint32_t>(cfg_.spread_threshold, 200)) {
             Order o;
             o.client_id = next_id++;
             o.locate = loc;
@@ -398,14 +443,20 @@ class BookStrategy {
           }
         }
       }
-      h->book.record(tsc_now() - t->t_dec);
+      st->last_t = tsc_now();
+      h->book.record(st->last_t - t->t_dec);
     }
-    // The feed has ended: every order sent gets its ack (or the ack stream ends).
+    // The feed has ended. Close the order channel first: the gateway then ends its side of
+    // the connection, the exchange answers what it got and closes, and the ack stream ends,
+    // so a lost or withheld ack cannot keep this wait (and the run) open. A peer that keeps
+    // the connection open without answering is given up after ack_timeout per ack.
+    { auto closing = std::move(out); }
     while (outstanding > 0) {
-      auto a = co_await acks.recv();
-      if (!a) break;
-      on_ack(*a, st, progress, &outstanding);
+      auto a = co_await timeout(cfg_.ack_timeout, next_ack(&acks));
+      if (!a || !*a) break;
+      on_ack(**a, st, progress, &outstanding);
     }
+    st->missing_acks = outstanding;
     st->book = books_->counters();
   }
 
@@ -465,10 +516,6 @@ inline Task<void> gateway(local::Receiver<Order> in, io::TcpStream* conn, Gatewa
     const uint64_t t_send = tsc_now();
     const ssize_t now = ::send(conn->fd(), buf, bytes, MSG_DONTWAIT | MSG_NOSIGNAL);
     h->send_call.record(tsc_now() - t_send);
-    for (std::size_t i = 0; i < n; ++i) {
-      h->tick_to_trade.record(t_send - batch[i].t_rx);
-      h->strategy_to_gateway.record(t_send - batch[i].t_order);
-    }
     std::size_t done = 0;
     if (now > 0) {
       done = static_cast<std::size_t>(now);
@@ -487,6 +534,10 @@ inline Task<void> gateway(local::Receiver<Order> in, io::TcpStream* conn, Gatewa
         co_return;
       }
       rest = rest.subspan(*w);
+    }
+    for (std::size_t i = 0; i < n; ++i) {  // sent: their stamps count
+      h->tick_to_trade.record(t_send - batch[i].t_rx);
+      h->strategy_to_gateway.record(t_send - batch[i].t_order);
     }
     st->orders += n;
     ++st->batches;
@@ -512,10 +563,12 @@ inline Task<void> ack_reader(io::TcpStream* conn, local::Sender<Ack> out, AckRea
       if (!f) {
         if (f.error() == WireError::NeedMore) break;
         ++st->wire_errors;
+        (void)co_await conn->shutdown(SHUT_RDWR);  // drop the connection: it cannot resync
         co_return;
       }
       if (f->type != 'A') {  // the exchange sends acks only
         ++st->wire_errors;
+        (void)co_await conn->shutdown(SHUT_RDWR);
         co_return;
       }
       ++st->acks;

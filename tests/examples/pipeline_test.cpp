@@ -180,7 +180,8 @@ TEST_F(PipelineFile, CorruptGzipIsAnErrorAfterTheGoodBytes) {
   c.file = p;
   auto r = run(c);
   ASSERT_TRUE(r) << r.error();
-  EXPECT_NE(r->feed_stats.io_error, 0);
+  ASSERT_NE(r->feed_stats.feed_error, nullptr);
+  EXPECT_STREQ(r->feed_stats.feed_error, market::to_string(market::FeedError::Corrupt));
   EXPECT_LT(r->decode_stats.records, 20000u);
   EXPECT_FALSE(r->clean());
 }
@@ -301,5 +302,128 @@ TEST(PipelineUdp, SilentFeedEndsByTheIdleTimeout) {
   EXPECT_EQ(r->decode_stats.records, 0u);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
 }
+
+}  // namespace
+
+namespace {
+
+// A chunk capacity that is not a power of two (the channel rounds it up): the slot pool must
+// follow the channel's real capacity or slots are overwritten while in use.
+TEST(PipelineSlots, OddChunkCapacitiesLoseNothing) {
+  for (std::size_t cap : {std::size_t{1}, std::size_t{3}, std::size_t{9}}) {
+    auto c = small(FeedKind::Synthetic, 20000);
+    c.chunk_capacity = cap;
+    auto r = run(c);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ(r->decode_stats.errors, 0u) << cap;
+    expect_clean(*r, 20000);
+  }
+}
+
+// A slow replay is ended from outside (as SIGINT does): the run stops within a second or so,
+// says it was interrupted, and is not clean. Heartbeats kept the idle watchdog quiet.
+TEST(PipelineStop, InterruptEndsASlowReplayPromptly) {
+  auto c = small(FeedKind::Replay, 40000);
+  c.replay.messages_per_second = 1000;  // 40 s for the whole day
+  c.replay.heartbeat = std::chrono::milliseconds(10);
+  c.idle_timeout = std::chrono::milliseconds(5000);
+  std::atomic<bool> interrupt{false};
+  c.interrupt = &interrupt;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    interrupt.store(true);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = run(c);
+  stopper.join();
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_TRUE(r->feed_stats.interrupted);
+  EXPECT_FALSE(r->feed_stats.ended_by_idle);
+  EXPECT_LT(r->decode_stats.records, 40000u);
+  EXPECT_GT(r->replay_stats.heartbeats, 0u);
+  EXPECT_EQ(r->feed_stats.mold.gaps, 0u);
+  EXPECT_FALSE(r->clean());
+}
+
+// A slow paced replay with an idle timeout shorter than the time between two packets would
+// be: heartbeats keep the session alive and the day arrives whole.
+TEST(PipelineStop, HeartbeatsKeepASlowReplayAlive) {
+  auto c = small(FeedKind::Replay, 3000);
+  c.replay.messages_per_second = 1000;                 // a ~44-message packet every ~44 ms
+  c.replay.heartbeat = std::chrono::milliseconds(10);  // well inside the idle timeout
+  c.idle_timeout = std::chrono::milliseconds(30);
+  auto r = run(c);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_GT(r->replay_stats.heartbeats, 0u);
+  EXPECT_FALSE(r->feed_stats.ended_by_idle);
+  EXPECT_EQ(r->decode_stats.records, 3000u);
+  EXPECT_EQ(r->feed_stats.refused, 0u);
+  EXPECT_EQ(r->feed_stats.mold.gaps, 0u);
+}
+
+// The strategy with a gateway that takes orders but never answers: once the feed ends the
+// strategy closes its order channel; here the "exchange" then closes its side, so the wait for
+// acks ends at once with the orders counted missing. Without the close, ack_timeout ends it.
+Task<void> silent_gateway(local::Receiver<Order> in, uint64_t* got, local::Sender<Ack>* hold,
+                          bool close_after) {
+  while (auto o = co_await in.recv()) ++*got;
+  if (close_after) {
+    auto drop = std::move(*hold);
+  }
+}
+
+void strategy_without_acks(bool exchange_closes) {
+  auto rt = Runtime::make();
+  ASSERT_TRUE(rt);
+  market::FeedConfig fc;
+  fc.messages = 20000;
+  fc.symbols = 8;
+  fc.seed = 5;
+  auto gen = market::SyntheticFeed::make(fc);
+  ASSERT_TRUE(gen);
+  market::BookConfig bc;
+  bc.max_locate = 8;
+  bc.max_live_orders = 1 << 16;
+  auto books = market::OrderBooks::make(bc);
+  ASSERT_TRUE(books);
+  StrategyConfig sc;
+  sc.spread_threshold = 200;
+  sc.ack_timeout = std::chrono::milliseconds(200);
+  BookStrategy strat(&*books, sc, 8);
+  auto ticks = local::channel<Tick>(64);
+  auto orders = local::channel<Order>(1024);
+  auto acks = local::channel<Ack>(64);
+  ASSERT_TRUE(ticks && orders && acks);
+  BookStageStats st;
+  Histograms h;
+  Progress progress;
+  uint64_t got = 0;
+  local::Sender<Ack> hold = std::move(acks->tx);
+  const auto t0 = std::chrono::steady_clock::now();
+  (*rt)->block_on([&]() -> Task<void> {
+    auto s = spawn(strat.run(std::move(ticks->rx), std::move(orders->tx), std::move(acks->rx), &st,
+                             &h, &progress));
+    auto g = spawn(silent_gateway(std::move(orders->rx), &got, &hold, exchange_closes));
+    {
+      auto tx = std::move(ticks->tx);
+      Tick t;
+      while (gen->next(t.rec)) {
+        if (!co_await tx.send(t)) break;
+      }
+    }
+    co_await s;
+    co_await g;
+  }());
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GT(st.orders_sent, 0u);
+  EXPECT_EQ(got, st.orders_sent);
+  EXPECT_EQ(st.acks, 0u);
+  EXPECT_EQ(st.missing_acks, st.orders_sent);
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST(PipelineStrategy, NoAckAndTheExchangeClosesEndsTheWait) { strategy_without_acks(true); }
+TEST(PipelineStrategy, NoAckAndTheExchangeStaysOpenTimesOut) { strategy_without_acks(false); }
 
 }  // namespace

@@ -186,3 +186,17 @@ TEST(Latency, TscCalibrationMatchesSteadyClock) {
   EXPECT_EQ(c.from_ns(c.to_ns(1000000)), 1000000u);
   EXPECT_EQ(&TscClock::global(), &TscClock::global());
 }
+
+// Nearest rank: the smallest value with at least ceil(q * n) samples at or below it.
+TEST(Latency, NearestRankPercentiles) {
+  LatencyHistogram h;
+  h.record(1);
+  h.record(100);
+  EXPECT_EQ(h.percentile(0.5), 1u);   // ceil(0.5 * 2) = 1st
+  EXPECT_EQ(h.percentile(0.9), 100u);  // ceil(0.9 * 2) = 2nd
+  LatencyHistogram k;
+  for (uint64_t v = 1; v <= 10; ++v) k.record(v);
+  EXPECT_EQ(k.percentile(0.1), 1u);
+  EXPECT_EQ(k.percentile(0.11), 2u);
+  EXPECT_EQ(k.percentile(0.999), 10u);
+}
