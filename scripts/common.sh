@@ -18,9 +18,16 @@ SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git liburing-dev libhwloc-dev 
                  libatomic-queue-dev libreaderwriterqueue-dev libconcurrentqueue-dev libboost-dev
                  clang libfuzzer-14-dev libclang-rt-14-dev)
 
+# What scripts/demo needs: the build tools and the libraries the pipeline links.
+SLUICE_DEMO_PACKAGES=(g++ cmake ninja-build pkg-config liburing-dev libhwloc-dev zlib1g-dev
+                      libcli11-dev)
+
+# sluice_install_deps [PACKAGE...]: the given packages (default: all of SLUICE_PACKAGES).
 sluice_install_deps() {
+  local wanted=("$@")
+  [ ${#wanted[@]} -eq 0 ] && wanted=("${SLUICE_PACKAGES[@]}")
   local missing=()
-  for p in "${SLUICE_PACKAGES[@]}"; do
+  for p in "${wanted[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
       missing+=("$p")
     fi
