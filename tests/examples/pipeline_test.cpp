@@ -321,7 +321,7 @@ TEST(PipelineSlots, OddChunkCapacitiesLoseNothing) {
 }
 
 // A slow replay is ended from outside (as SIGINT does): the run stops within a second or so,
-// says it was interrupted, and is not clean. Heartbeats kept the idle watchdog quiet.
+// says it was interrupted (not idle), and is not clean.
 TEST(PipelineStop, InterruptEndsASlowReplayPromptly) {
   auto c = small(FeedKind::Replay, 40000);
   c.replay.messages_per_second = 1000;  // 40 s for the whole day
@@ -341,7 +341,6 @@ TEST(PipelineStop, InterruptEndsASlowReplayPromptly) {
   EXPECT_TRUE(r->feed_stats.interrupted);
   EXPECT_FALSE(r->feed_stats.ended_by_idle);
   EXPECT_LT(r->decode_stats.records, 40000u);
-  EXPECT_GT(r->replay_stats.heartbeats, 0u);
   EXPECT_EQ(r->feed_stats.mold.gaps, 0u);
   EXPECT_FALSE(r->clean());
 }
