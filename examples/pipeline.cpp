@@ -259,8 +259,20 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   cfg.interrupt = &g_interrupted;
 
-  std::printf("sluice pipeline: feed %s%s%s\n", feed.c_str(), cfg.file.empty() ? "" : " ",
-              cfg.file.c_str());
+  const std::string day =
+      cfg.file.empty() ? grouped(cfg.synthetic.messages) + " synthetic messages" : cfg.file;
+  if (cfg.feed == FeedKind::Replay) {
+    std::printf(
+        "sluice pipeline: replaying %s as MoldUDP64 over loopback UDP at %s\n", day.c_str(),
+        cfg.replay.messages_per_second > 0
+            ? (grouped(static_cast<uint64_t>(cfg.replay.messages_per_second)) + " msg/s").c_str()
+            : "full speed");
+  } else if (cfg.feed == FeedKind::Udp) {
+    std::printf("sluice pipeline: MoldUDP64 from %s:%u\n", cfg.udp_host.c_str(), cfg.udp_port);
+  } else {
+    std::printf("sluice pipeline: %s read %s\n", day.c_str(),
+                cfg.feed == FeedKind::File ? "from the file" : "from the generator");
+  }
   ProgressPrinter progress(quiet);
   auto r = run_pipeline(cfg, [&](const Progress& p, double t) { progress(p, t); });
   progress.finish();

@@ -70,7 +70,7 @@ class ProgressPrinter {
 
 inline void print_row(const char* name, const LatencyHistogram& h, double scale) {
   const LatencySummary s = h.summary(scale);
-  std::printf("  %-30s %9s %8.0f %8.0f %8.0f %8.0f %9.0f\n", name, grouped(s.count).c_str(), s.p50,
+  std::printf("  %-34s %10s %8.0f %8.0f %8.0f %8.0f %9.0f\n", name, grouped(s.count).c_str(), s.p50,
               s.p90, s.p99, s.p999, s.max);
 }
 
@@ -126,10 +126,9 @@ inline void print_summary(const PipelineConfig& cfg, const PipelineReport& r) {
               grouped(r.tap_recorded).c_str(),
               r.tap_in_sequence ? "in sequence" : "OUT OF SEQUENCE",
               grouped(r.tap_dropped).c_str());
-  std::printf(
-      "\n  latency (ns; TSC %.2f GHz)           count      p50      p90      p99    p99.9       "
-      "max\n",
-      r.ticks_per_ns);
+  std::printf("\n  %-34s %10s %8s %8s %8s %8s %9s\n", "latency in ns", "count", "p50", "p90", "p99",
+              "p99.9", "max");
+  std::printf("  (RDTSCP at %.2f GHz)\n", r.ticks_per_ns);
   print_row("tick-to-trade (per order)", r.hist->tick_to_trade, scale);
   print_row("  feed + decode (per message)", r.hist->decode, scale);
   print_row("  book + strategy (per message)", r.hist->book, scale);
