@@ -192,7 +192,7 @@ TEST(Latency, NearestRankPercentiles) {
   LatencyHistogram h;
   h.record(1);
   h.record(100);
-  EXPECT_EQ(h.percentile(0.5), 1u);   // ceil(0.5 * 2) = 1st
+  EXPECT_EQ(h.percentile(0.5), 1u);    // ceil(0.5 * 2) = 1st
   EXPECT_EQ(h.percentile(0.9), 100u);  // ceil(0.9 * 2) = 2nd
   LatencyHistogram k;
   for (uint64_t v = 1; v <= 10; ++v) k.record(v);
