@@ -31,7 +31,11 @@ using namespace sluice::pipeline;
 namespace {
 
 std::atomic<bool> g_interrupted{false};  // set by SIGINT/SIGTERM; polled by run_pipeline
-extern "C" void on_signal(int) { g_interrupted.store(true, std::memory_order_relaxed); }
+// The first signal ends the run with a summary; a second one (default action) ends the process.
+extern "C" void on_signal(int sig) {
+  g_interrupted.store(true, std::memory_order_relaxed);
+  std::signal(sig, SIG_DFL);
+}
 
 // A rate is 0 (unpaced) or at least kMinReplayRate messages/s, and finite.
 std::string check_rate(const std::string& v) {
@@ -156,6 +160,12 @@ int main(int argc, char** argv) {
                  "lossless)")
       ->check(CLI::Range(1u, 1u << 20))
       ->capture_default_str();
+  uint64_t heartbeat_ms = static_cast<uint64_t>(cfg.replay.heartbeat.count());
+  app.add_option("--heartbeat-ms", heartbeat_ms,
+                 "The replayer sends a MoldUDP64 heartbeat when pacing has held a packet back this "
+                 "long")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{60000}))
+      ->capture_default_str();
   app.add_option("--udp-host", cfg.udp_host, "Address --feed udp listens on")
       ->capture_default_str();
   app.add_option("--port", cfg.udp_port, "UDP port --feed udp listens on")
@@ -230,6 +240,7 @@ int main(int argc, char** argv) {
   cfg.idle = idle == "busy" ? IdleMode::Busy : idle == "park" ? IdleMode::Park : IdleMode::Auto;
   cfg.strategy.spread_threshold = static_cast<uint32_t>(threshold);
   cfg.idle_timeout = std::chrono::milliseconds(idle_ms);
+  cfg.replay.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   if (cfg.feed == FeedKind::Udp) cfg.first_packet_timeout = std::chrono::hours(24);
   // Flags that would be silently ignored are errors.
   if (!cfg.file.empty() && cfg.feed != FeedKind::File && cfg.feed != FeedKind::Replay) {

@@ -66,12 +66,13 @@ class LatencyHistogram {
   // below it, so p100 is max() and p0 is min()'s bucket.
   uint64_t percentile(double q) const noexcept {
     if (n_ == 0) return 0;
-    if (q <= 0) return min();
+    if (!(q > 0)) return min();  // also a NaN
     if (q >= 1) return max_;
-    // ceil(q * n), at least 1 (no <cmath>: the truncation is corrected upwards).
+    // ceil(q * n), at least 1 (no <cmath>: the truncation is corrected upwards, past a
+    // rounding error: 0.07 * 100 is 7.000000000000001 in doubles and its rank is 7).
     const double x = q * static_cast<double>(n_);
     uint64_t rank = static_cast<uint64_t>(x);
-    if (static_cast<double>(rank) < x) ++rank;
+    if (static_cast<double>(rank) < x - 1e-9 * static_cast<double>(n_)) ++rank;
     if (rank == 0) rank = 1;
     if (rank > n_) rank = n_;
     uint64_t seen = 0;

@@ -206,17 +206,17 @@ inline Task<void> idle_watchdog(io::UdpSocket* sock, FeedStats* st, std::atomic<
   for (;;) {
     co_await sleep_for(std::chrono::milliseconds(20));
     // relaxed: a flag set by the reporting thread on SIGINT.
-    if (stop->load(std::memory_order_relaxed)) {
-      st->interrupted = true;
-      break;
-    }
+    if (stop->load(std::memory_order_relaxed)) break;  // interrupted: the feed records it
     // Idle only while the feed waits in recv: a feed held back by a slow stage is not silent.
     if (st->packets != seen || !st->in_recv) {
       seen = st->packets;
       last = Clock::now();
       continue;
     }
-    if (Clock::now() - last >= (seen == 0 ? first : idle)) break;
+    if (Clock::now() - last >= (seen == 0 ? first : idle)) {
+      st->idle_fired = true;  // before the stop: the feed tells an idle end from an interrupt
+      break;
+    }
   }
   stop->store(true, std::memory_order_relaxed);  // relaxed: a flag; the close is what wakes
   (void)co_await sock->close();
@@ -511,6 +511,7 @@ inline Result<PipelineReport, std::string> run_pipeline(
       auto sock = io::UdpSocket::bind(*io::SocketAddress::parse("127.0.0.1", 0));
       if (!sock || !sock->connect(*io::SocketAddress::parse("127.0.0.1", port))) {
         replay_error = "replayer socket";
+        stop.store(true, std::memory_order_relaxed);  // relaxed: a flag; the hot side ends
         return;
       }
       (void)io::set_send_buffer(sock->fd(), 4 << 20);

@@ -134,14 +134,14 @@ inline Task<ReplayStats> replay(io::UdpSocket* s, const ReplayData* d, ReplayCon
   uint8_t hb[market::kMoldHeaderSize];
   auto last_send = Clock::now();
   auto send_bytes = [&](std::span<const std::byte> p) -> Task<bool> {
-    for (;;) {
+    for (uint32_t tries = 0;; ++tries) {
       auto r = co_await s->send(p);
       if (r) {
         last_send = Clock::now();
         co_return true;
       }
       const int e = r.error().errno_value;
-      if ((e == ENOBUFS || e == EAGAIN || e == ECONNREFUSED) && st.send_retries < 100000) {
+      if ((e == ENOBUFS || e == EAGAIN || e == ECONNREFUSED) && tries < 10000) {  // 1 s
         ++st.send_retries;  // receiver not bound yet or a full queue: retry shortly
         co_await sleep_for(microseconds(100));
         continue;

@@ -119,6 +119,7 @@ struct FeedStats {
   uint64_t chunks = 0;
   bool ended_by_idle = false;  // no end-of-session seen: the idle watchdog stopped the feed
   bool interrupted = false;    // stopped from outside (SIGINT) before its end
+  bool idle_fired = false;     // set by the idle watchdog before it stops the feed
   // The watchdog's view: true while the feed task waits in recv (only that time is idle; a
   // feed held back by a slow stage is not silent).
   bool in_recv = false;
@@ -228,7 +229,7 @@ inline Task<void> feed_udp(io::UdpSocket* sock, SlotPool* pool, local::Sender<Ch
     // relaxed: a flag; the watchdog closes the socket (which ends the receive) after setting it.
     const bool stopping = stop->load(std::memory_order_relaxed);
     if (stopping && (!r || *r == 0)) {  // the receive ended because the socket was closed
-      st->ended_by_idle = !st->interrupted;
+      (st->idle_fired ? st->ended_by_idle : st->interrupted) = true;
       break;
     }
     if (!r) {
@@ -236,10 +237,11 @@ inline Task<void> feed_udp(io::UdpSocket* sock, SlotPool* pool, local::Sender<Ch
       st->io_error = r.error().errno_value;
       break;
     }
-    consumed->store(++taken, std::memory_order_relaxed);  // relaxed: a count only
     ++st->packets;
     // A UDP payload is at most 65507 bytes and a slot holds more: never cut.
     auto p = market::parse_packet({pool->data(slot), *r});
+    // The replayer's credit counts its data packets (heartbeats are extra): relaxed, a count.
+    if (!p || !p->heartbeat()) consumed->store(++taken, std::memory_order_relaxed);
     if (!p) {
       ++st->bad_packets;
     } else {
@@ -266,8 +268,8 @@ inline Task<void> feed_udp(io::UdpSocket* sock, SlotPool* pool, local::Sender<Ch
         if (ev.end_of_session) break;
       }
     }
-    if (stopping) {  // a datagram that completed as the socket closed was still taken
-      st->ended_by_idle = !st->interrupted;
+    if (stopping) {  // a datagram that completed as the stop came was still taken
+      (st->idle_fired ? st->ended_by_idle : st->interrupted) = true;
       break;
     }
   }
@@ -452,6 +454,10 @@ class BookStrategy {
     // the connection open without answering is given up after ack_timeout per ack.
     { auto closing = std::move(out); }
     while (outstanding > 0) {
+      if (auto q = acks.try_recv()) {  // already here: no deadline can make it missing
+        on_ack(*q, st, progress, &outstanding);
+        continue;
+      }
       auto a = co_await timeout(cfg_.ack_timeout, next_ack(&acks));
       if (!a || !*a) break;
       on_ack(**a, st, progress, &outstanding);

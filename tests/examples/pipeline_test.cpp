@@ -426,3 +426,29 @@ TEST(PipelineStrategy, NoAckAndTheExchangeClosesEndsTheWait) { strategy_without_
 TEST(PipelineStrategy, NoAckAndTheExchangeStaysOpenTimesOut) { strategy_without_acks(false); }
 
 }  // namespace
+
+namespace {
+
+// An interrupt while datagrams are flowing (no wait in recv) is an interrupt, not an idle end.
+TEST(PipelineStop, InterruptDuringAFastReplayIsNotAnIdleEnd) {
+  auto c = small(FeedKind::Replay, 1000000);
+  c.replay.messages_per_second = 0;
+  std::atomic<bool> interrupt{false};
+  c.interrupt = &interrupt;
+  std::atomic<int> ready{0};
+  c.on_feed_ready = [&](uint16_t) { ready.store(1); };
+  std::thread stopper([&] {
+    while (ready.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    interrupt.store(true);
+  });
+  auto r = run(c);
+  stopper.join();
+  ASSERT_TRUE(r) << r.error();
+  if (r->decode_stats.records == 1000000u) GTEST_SKIP() << "the day finished before the stop";
+  EXPECT_TRUE(r->feed_stats.interrupted);
+  EXPECT_FALSE(r->feed_stats.ended_by_idle);
+  EXPECT_FALSE(r->clean());
+}
+
+}  // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -199,4 +200,10 @@ TEST(Latency, NearestRankPercentiles) {
   EXPECT_EQ(k.percentile(0.1), 1u);
   EXPECT_EQ(k.percentile(0.11), 2u);
   EXPECT_EQ(k.percentile(0.999), 10u);
+  LatencyHistogram d;
+  for (uint64_t v = 1; v <= 100; ++v) d.record(v < 32 ? v : 31);
+  EXPECT_EQ(d.percentile(0.07), 7u);  // 0.07 * 100 is 7.000000000000001 in doubles: rank 7
+  EXPECT_EQ(d.percentile(0.3), 30u);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(d.percentile(nan), d.min());
 }
