@@ -242,7 +242,7 @@ inline Task<void> tap_archiver(SpscLogbuf* log, PipelineReport* rep, const bool*
 }
 
 // The hot thread failed before it connected: the exchange still waits in accept(). A
-// connection opened and closed here ends its session (it sees end of stream at once).
+// connection opened and closed here ends its wait (it sees end of stream at once).
 inline void release_exchange(uint16_t port) noexcept {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;
