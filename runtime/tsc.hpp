@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <thread>
 
@@ -54,15 +55,12 @@ class TscClock {
   // Measures the tick rate over `window`. Longer windows give a more exact rate; 20 ms is
   // within 0.1% on the machines sluice was measured on.
   static TscClock calibrate(std::chrono::milliseconds window = std::chrono::milliseconds(20)) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const uint64_t c0 = tsc_now();
+    const Stamp a = stamp();
     std::this_thread::sleep_for(window);
-    const uint64_t c1 = tsc_now();
-    const auto t1 = std::chrono::steady_clock::now();
-    const double ns =
-        static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+    const Stamp b = stamp();
     TscClock c;
-    if (ns > 0 && c1 > c0) c.ticks_per_ns_ = static_cast<double>(c1 - c0) / ns;
+    if (b.ns > a.ns && b.ticks > a.ticks)
+      c.ticks_per_ns_ = static_cast<double>(b.ticks - a.ticks) / static_cast<double>(b.ns - a.ns);
     return c;
   }
   // One process-wide calibration, done on first use (thread-safe static initialisation).
@@ -77,11 +75,44 @@ class TscClock {
     return c;
   }
 
+  // One (steady_clock, TSC) pair. The TSC is read between two clock reads and paired with
+  // their midpoint; of five tries the tightest bracket wins, so a preemption between the reads
+  // (milliseconds on a shared VM) does not skew the rate.
+  struct Stamp {
+    int64_t ns;
+    uint64_t ticks;
+  };
+  static Stamp stamp() {
+    Stamp best{0, 0};
+    int64_t best_gap = INT64_MAX;
+    for (int i = 0; i < 5; ++i) {
+      const int64_t s0 = steady_ns();
+      const uint64_t t = tsc_now();
+      const int64_t s1 = steady_ns();
+      if (s1 - s0 < best_gap) {
+        best_gap = s1 - s0;
+        best = Stamp{s0 + (s1 - s0) / 2, t};
+      }
+    }
+    return best;
+  }
+  static int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   double ticks_per_ns() const noexcept { return ticks_per_ns_; }
   double ghz() const noexcept { return ticks_per_ns_; }
   double to_ns(uint64_t ticks) const noexcept { return static_cast<double>(ticks) / ticks_per_ns_; }
+  // Rounds to the nearest tick, so from_ns(to_ns(t)) == t for any t below 2^50 whatever the
+  // rate (truncating turned 999999.9999 back into 999999). Saturates instead of overflowing:
+  // converting a double past 2^64 to an integer is undefined behaviour.
   uint64_t from_ns(double ns) const noexcept {
-    return ns <= 0 ? 0 : static_cast<uint64_t>(ns * ticks_per_ns_);
+    const double t = std::round(ns * ticks_per_ns_);
+    if (!(t >= 1.0)) return 0;  // also NaN
+    if (t >= 18446744073709551616.0) return UINT64_MAX;
+    return static_cast<uint64_t>(t);
   }
 
   // CPUID 0x80000007 EDX bit 8: the TSC runs at a constant rate in every P- and C-state.
