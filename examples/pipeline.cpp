@@ -202,6 +202,12 @@ int main(int argc, char** argv) {
                  "at once)")
       ->check(CLI::Range(uint64_t{10}, uint64_t{3600000}))
       ->capture_default_str();
+  app.add_option("--max-live-orders", cfg.max_live_orders,
+                 "Orders the books can hold live at once (the order table is 2x this, rounded up "
+                 "to a power of two, 32 bytes a slot, allocated and zeroed at start); an add "
+                 "beyond it is a book error")
+      ->check(CLI::Range(uint32_t{1}, uint32_t{1} << 31))
+      ->capture_default_str();
   app.add_option("--chunk-capacity", cfg.chunk_capacity,
                  "Chunks (datagrams, file pieces) queued between the feed handler and decode")
       ->check(CLI::Range(1, 4096))

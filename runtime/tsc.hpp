@@ -71,7 +71,9 @@ class TscClock {
   // A clock of a known rate (tests, replaying recorded ticks).
   static TscClock with_rate(double ticks_per_ns) noexcept {
     TscClock c;
-    if (ticks_per_ns > 0) c.ticks_per_ns_ = ticks_per_ns;
+    // A rate no TSC has (NaN, infinite, denormal, absurd) keeps the default of 1 tick per ns.
+    if (std::isfinite(ticks_per_ns) && ticks_per_ns >= 1e-3 && ticks_per_ns <= 1e3)
+      c.ticks_per_ns_ = ticks_per_ns;
     return c;
   }
 
@@ -105,8 +107,9 @@ class TscClock {
   double ticks_per_ns() const noexcept { return ticks_per_ns_; }
   double ghz() const noexcept { return ticks_per_ns_; }
   double to_ns(uint64_t ticks) const noexcept { return static_cast<double>(ticks) / ticks_per_ns_; }
-  // Rounds to the nearest tick, so from_ns(to_ns(t)) == t for any t below 2^50 whatever the
-  // rate (truncating turned 999999.9999 back into 999999). Saturates instead of overflowing:
+  // Rounds to the nearest tick, so from_ns(to_ns(t)) == t for any t below 2^50 at any rate a
+  // clock can have (truncating turned 999999.9999 back into 999999). Saturates instead of
+  // overflowing:
   // converting a double past 2^64 to an integer is undefined behaviour.
   uint64_t from_ns(double ns) const noexcept {
     const double t = std::round(ns * ticks_per_ns_);

@@ -21,7 +21,7 @@ TEST(OrderProtocolFuzzReplay, CommittedCorpus) {
 
 TEST(OrderProtocolFuzzReplay, MutatedSeeds) {
   sluice::test::replay_mutations(sluice::fuzz::order_protocol, sluice::fuzz::order_protocol_seeds(),
-                                 20000, 11);
+                                 20000, 13);
 }
 
 }  // namespace

@@ -176,13 +176,29 @@ TEST(Latency, TscCalibrationMatchesSteadyClock) {
   ASSERT_GT(c.ticks_per_ns(), 0.0);
   // A shared VM can stall a thread between paired reads for milliseconds (the sanitizer
   // builds on a loaded CI machine do): a wrong rate fails every try, a stall only one.
+  // Checked twice: with the clock's own stamp(), and with plain reads that do not go through
+  // it (a stamp() that paired the wrong reads would agree with itself).
   double got = 0, want = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
     const TscClock::Stamp a = TscClock::stamp();
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     const TscClock::Stamp b = TscClock::stamp();
+    ASSERT_GE(b.ns - a.ns, 30'000'000);
+    ASSERT_GT(b.ticks, a.ticks);
     got = c.to_ns(b.ticks - a.ticks);
     want = static_cast<double>(b.ns - a.ns);
+    if (std::abs(got - want) <= want * 0.05) break;
+  }
+  EXPECT_NEAR(got, want, want * 0.05);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const uint64_t t0 = sluice::tsc_start();
+    const auto s0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    const uint64_t t1 = sluice::tsc_now();
+    const auto s1 = std::chrono::steady_clock::now();
+    got = c.to_ns(t1 - t0);
+    want = static_cast<double>(std::chrono::nanoseconds(s1 - s0).count());
+    ASSERT_GE(want, 30e6);
     if (std::abs(got - want) <= want * 0.05) break;
   }
   EXPECT_NEAR(got, want, want * 0.05);
@@ -212,6 +228,10 @@ TEST(Latency, TscRoundTripIsExactAtAnyRate) {
   EXPECT_EQ(c.from_ns(0.1), 0u);  // 0.3 ticks rounds to 0
   EXPECT_EQ(c.from_ns(0.2), 1u);  // 0.6 ticks rounds to 1
   EXPECT_EQ(c.from_ns(1e300), UINT64_MAX);
+  // Rates no clock has are refused: the default of 1 tick per ns stays.
+  for (double bad : {0.0, -1.0, std::nan(""), HUGE_VAL, 1e-310, 1e9})
+    EXPECT_EQ(TscClock::with_rate(bad).ticks_per_ns(), 1.0) << bad;
+  EXPECT_EQ(TscClock::with_rate(2.5).ticks_per_ns(), 2.5);
 }
 
 // Nearest rank: the smallest value with at least ceil(q * n) samples at or below it.
