@@ -205,8 +205,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-live-orders", cfg.max_live_orders,
                  "Orders the books can hold live at once (the order table is 2x this, rounded up "
                  "to a power of two, 32 bytes a slot, allocated and zeroed at start); an add "
-                 "beyond it is a book error")
-      ->check(CLI::Range(uint32_t{1}, uint32_t{1} << 31))
+                 "beyond it is a book error (at most 2^28: a 16 GiB table)")
+      ->check(CLI::Range(uint32_t{1}, uint32_t{1} << 28))
       ->capture_default_str();
   app.add_option("--chunk-capacity", cfg.chunk_capacity,
                  "Chunks (datagrams, file pieces) queued between the feed handler and decode")

@@ -107,10 +107,9 @@ class TscClock {
   double ticks_per_ns() const noexcept { return ticks_per_ns_; }
   double ghz() const noexcept { return ticks_per_ns_; }
   double to_ns(uint64_t ticks) const noexcept { return static_cast<double>(ticks) / ticks_per_ns_; }
-  // Rounds to the nearest tick, so from_ns(to_ns(t)) == t for any t below 2^50 at any rate a
-  // clock can have (truncating turned 999999.9999 back into 999999). Saturates instead of
-  // overflowing:
-  // converting a double past 2^64 to an integer is undefined behaviour.
+  // Rounds to the nearest tick, so from_ns(to_ns(t)) == t for any t below 2^50 at any rate
+  // with_rate accepts or a TSC measures (truncating turned 999999.9999 back into 999999). Saturates
+  // instead of overflowing: converting a double past 2^64 to an integer is undefined behaviour.
   uint64_t from_ns(double ns) const noexcept {
     const double t = std::round(ns * ticks_per_ns_);
     if (!(t >= 1.0)) return 0;  // also NaN

@@ -115,6 +115,11 @@ inline void print_summary(const PipelineConfig& cfg, const PipelineReport& r) {
   std::printf("  book        %s unresolved references, %s crossed books, %s other book errors\n",
               grouped(b.book.unresolved()).c_str(), grouped(b.crossed).c_str(),
               grouped(b.book.failed() - b.book.unresolved()).c_str());
+  if (const uint64_t full = b.book.of(market::BookError::Capacity); full != 0) {
+    // Later references to the refused orders show as unresolved: name the cause.
+    std::printf("  book        %s adds refused because %s orders were live (--max-live-orders)\n",
+                grouped(full).c_str(), grouped(cfg.max_live_orders).c_str());
+  }
   std::printf(
       "  orders      %s sent, %s acknowledged (%s accepted, %s rejected), exchange saw %s"
       "%s%s\n",
